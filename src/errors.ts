@@ -89,6 +89,10 @@ export class NonEmptyGroupError extends KafkaliteError {
 export class OutOfOrderSequenceError extends KafkaliteError {
   override readonly code = 'OUT_OF_ORDER_SEQUENCE'
 }
+/** A data dir written by a newer kafkalite (a format version this one does not know). */
+export class UnsupportedVersionError extends KafkaliteError {
+  override readonly code = 'UNSUPPORTED_VERSION'
+}
 /** A file-system operation failed (ENOSPC, EIO, ...). `cause` holds the system error. */
 export class StorageError extends KafkaliteError {
   override readonly code = 'STORAGE'

@@ -1,0 +1,363 @@
+// The storage side of a Broker: the data dir and its lock, the metadata log, topics and their
+// partitions, checkpoints and clean shutdown. The public `Broker` (src/broker.ts) extends it with
+// the client factories (producer, consumer), so this layer never imports the client layer.
+import { EventEmitter } from 'node:events'
+import { randomUUID } from 'node:crypto'
+import * as path from 'node:path'
+import createDebug from 'debug'
+import { ClosedError, CorruptionError, InvalidConfigError, TopicExistsError, UnknownTopicError } from '../errors.js'
+import { MemoryFileIO, nodeFileIO, type FileIO } from '../util/file-io.js'
+import { readCheckpoint, writeCheckpoint, writeFileAtomic, type CheckpointEntry } from '../storage/checkpoint.js'
+import {
+  CLEAN_SHUTDOWN_FILE,
+  LOG_START_OFFSET_FILE,
+  METADATA_DIR,
+  RECOVERY_POINT_FILE,
+  partitionDirName,
+} from '../storage/file-names.js'
+import { Log, type RecoveryReport } from '../storage/log.js'
+import { lockDir, type DirLock } from './lock.js'
+import { MetadataLog, type TopicRecord } from './metadata.js'
+import { Partition } from './partition.js'
+import { Topic } from './topic.js'
+import {
+  DEFAULT_TOPIC_CONFIG,
+  resolveTopicConfig,
+  validatePartitionCount,
+  validateTopicName,
+  type TopicConfig,
+} from './topic-config.js'
+
+const debug = createDebug('kafkalite:broker')
+
+export interface BrokerOptions {
+  /** Data directory (created when missing). Without it the broker lives in memory. */
+  dir?: string
+  /** Open without taking the writer's lock; nothing is written, recovery truncates nothing. */
+  readOnly?: boolean
+  /** Defaults for topics created by this broker (each topic can still override them). */
+  topicDefaults?: Partial<TopicConfig>
+  /** How often recovery points are checkpointed (default 60 s, as Kafka). */
+  recoveryPointCheckpointIntervalMs?: number
+  /** Clock in epoch ms (tests inject one). */
+  clock?: () => number
+  /** File layer (advanced: an in-memory layer shared between opens, or one injecting faults). */
+  fileIO?: FileIO
+}
+
+export interface CreateTopicOptions extends Partial<TopicConfig> {
+  /** Number of partitions (default 1). */
+  partitions?: number
+}
+
+export interface BrokerHealth {
+  ok: boolean
+  errors: Array<{ time: number; message: string; code: string }>
+}
+
+interface TopicState {
+  record: TopicRecord
+  config: TopicConfig
+  topic: Topic
+}
+
+const METADATA_KEY = `${METADATA_DIR}-0`
+
+let memoryDirs = 0
+
+export class BrokerCore extends EventEmitter {
+  readonly dir: string
+  readonly readOnly: boolean
+  /** What recovery at open found and cut, per log (empty after a clean close). */
+  readonly recovery: RecoveryReport[] = []
+  protected readonly io: FileIO
+  protected readonly now: () => number
+  private readonly topicDefaults: TopicConfig
+  private readonly topicStates = new Map<string, TopicState>()
+  private meta!: MetadataLog
+  private lock: DirLock | null = null
+  private checkpointTimer: NodeJS.Timeout | null = null
+  private adminChain: Promise<unknown> = Promise.resolve()
+  private closing: Promise<void> | null = null
+  private readonly healthErrors: BrokerHealth['errors'] = []
+  /** Closed by close(): producers, consumers and other clients of this broker. */
+  protected readonly clients = new Set<{ close(): Promise<void> }>()
+  private lastCheckpoint = ''
+
+  protected constructor(options: BrokerOptions) {
+    super()
+    if (options.fileIO) {
+      this.io = options.fileIO
+      this.dir = path.resolve(options.dir ?? '/kafkalite-memory')
+    } else if (options.dir !== undefined) {
+      if (typeof options.dir !== 'string' || options.dir.length === 0) throw new InvalidConfigError('dir must be a non-empty string')
+      this.io = nodeFileIO
+      this.dir = path.resolve(options.dir)
+    } else {
+      this.io = new MemoryFileIO()
+      this.dir = `/kafkalite-memory-${++memoryDirs}`
+    }
+    this.readOnly = !!options.readOnly
+    this.now = options.clock ?? Date.now
+    this.topicDefaults = resolveTopicConfig(options.topicDefaults ?? {}, DEFAULT_TOPIC_CONFIG)
+    const interval = options.recoveryPointCheckpointIntervalMs ?? 60_000
+    if (!Number.isInteger(interval) || interval <= 0) throw new InvalidConfigError('recoveryPointCheckpointIntervalMs must be a positive integer')
+    this.checkpointIntervalMs = interval
+  }
+
+  private readonly checkpointIntervalMs: number
+
+  /** True when the broker keeps its data in memory (no `dir`). */
+  get inMemory(): boolean {
+    return this.io.inMemory
+  }
+
+  protected async start(): Promise<void> {
+    const io = this.io
+    if (!this.readOnly) io.mkdirp(this.dir)
+    else if (!io.exists(this.dir)) throw new InvalidConfigError(`data dir ${this.dir} does not exist`)
+    if (!io.inMemory && !this.readOnly) {
+      this.lock = await lockDir(this.dir, (err) => this.backgroundError('lock', err))
+    }
+    try {
+      await this.load()
+    } catch (err) {
+      await this.lock?.release()
+      this.lock = null
+      throw err
+    }
+    if (!this.readOnly) {
+      this.checkpointTimer = setInterval(() => {
+        this.checkpointRecoveryPoints().catch((err) => this.backgroundError('checkpoint', err))
+      }, this.checkpointIntervalMs)
+      this.checkpointTimer.unref()
+    }
+  }
+
+  private async load(): Promise<void> {
+    const io = this.io
+    const marker = path.join(this.dir, CLEAN_SHUTDOWN_FILE)
+    const clean = io.exists(marker)
+    const recoveryPoints = this.readOffsets(RECOVERY_POINT_FILE)
+    const startOffsets = this.readOffsets(LOG_START_OFFSET_FILE)
+    if (clean && !this.readOnly) {
+      // From here on the files may change, so the next open must not trust them blindly.
+      io.unlink(marker)
+      await io.syncDir(this.dir)
+    }
+    debug('opening %s (%s shutdown)', this.dir, clean ? 'clean' : 'unclean')
+    const { meta, state } = await MetadataLog.open(io, this.dir, {
+      clean,
+      recoveryPoint: recoveryPoints.get(METADATA_KEY) ?? 0,
+      readOnly: this.readOnly,
+      now: this.now,
+    })
+    this.meta = meta
+    if (meta.log.recovery) this.recovery.push(meta.log.recovery)
+    for (const record of state.topics.values()) {
+      await this.openTopic(record, { clean, recoveryPoints, startOffsets })
+    }
+  }
+
+  private readOffsets(name: string): Map<string, number> {
+    const file = path.join(this.dir, name)
+    try {
+      return readCheckpoint(this.io, file)
+    } catch (err) {
+      if (!(err instanceof CorruptionError)) throw err
+      // Checkpoints only speed recovery up: without one every log is scanned from its start.
+      debug('ignoring %s: %s', file, err.message)
+      return new Map()
+    }
+  }
+
+  private async openTopic(
+    record: TopicRecord,
+    ctx: { clean: boolean; recoveryPoints: Map<string, number>; startOffsets: Map<string, number> },
+  ): Promise<Topic> {
+    const state: TopicState = { record, config: resolveTopicConfig(record.config, this.topicDefaults), topic: null! }
+    const partitions: Partition[] = []
+    for (let i = 0; i < record.partitions; i++) {
+      const key = partitionDirName(record.name, i)
+      const log = await Log.open(this.io, path.join(this.dir, key), {
+        config: state.config,
+        recoveryPoint: ctx.recoveryPoints.get(key) ?? 0,
+        logStartOffset: ctx.startOffsets.get(key) ?? 0,
+        clean: ctx.clean,
+        readOnly: this.readOnly,
+        now: this.now,
+      })
+      if (log.recovery) this.recovery.push(log.recovery)
+      partitions.push(new Partition(record.name, i, log, () => state.config, this.now))
+    }
+    state.topic = new Topic(record.name, record.id, partitions, () => state.config)
+    this.topicStates.set(record.name, state)
+    return state.topic
+  }
+
+  protected assertOpen(): void {
+    if (this.closing) throw new ClosedError('broker is closed')
+  }
+
+  private assertWritable(): void {
+    this.assertOpen()
+    if (this.readOnly) throw new InvalidConfigError('broker was opened read-only')
+  }
+
+  /** Runs admin operations one at a time, so checks and metadata writes do not interleave. */
+  private admin<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.adminChain.then(fn, fn)
+    this.adminChain = run.catch(() => undefined)
+    return run
+  }
+
+  /** Creates a topic. The metadata record is fsync'd before the partitions' directories exist. */
+  createTopic(name: string, options: CreateTopicOptions = {}): Promise<Topic> {
+    this.assertWritable()
+    validateTopicName(name)
+    if (options === null || typeof options !== 'object') throw new InvalidConfigError('createTopic options must be an object')
+    const { partitions = 1, ...overrides } = options
+    validatePartitionCount(partitions)
+    if (name === METADATA_DIR) throw new InvalidConfigError(`topic name ${name} is reserved`)
+    resolveTopicConfig(overrides, this.topicDefaults)
+    return this.admin(async () => {
+      this.assertWritable()
+      if (this.topicStates.has(name)) throw new TopicExistsError(`topic ${name} already exists`)
+      const record: TopicRecord = {
+        t: 'topic',
+        name,
+        id: randomUUID(),
+        partitions,
+        config: stripUndefined(overrides),
+        createdMs: this.now(),
+      }
+      await this.meta.append(record)
+      const topic = await this.openTopic(record, { clean: true, recoveryPoints: new Map(), startOffsets: new Map() })
+      await this.io.syncDir(this.dir)
+      debug('created topic %s with %d partitions', name, partitions)
+      return topic
+    })
+  }
+
+  /** The topic with this name, or UnknownTopicError. */
+  topic(name: string): Topic {
+    this.assertOpen()
+    const state = this.topicStates.get(name)
+    if (!state) {
+      if (typeof name !== 'string') throw new UnknownTopicError(`topic must be a string, got ${typeof name}`)
+      throw new UnknownTopicError(`unknown topic ${name}`)
+    }
+    return state.topic
+  }
+
+  hasTopic(name: string): boolean {
+    return this.topicStates.has(name)
+  }
+
+  /** Every topic, by name. */
+  topics(): Topic[] {
+    this.assertOpen()
+    return [...this.topicStates.values()].map((s) => s.topic).sort((a, b) => (a.name < b.name ? -1 : 1))
+  }
+
+  health(): BrokerHealth {
+    const partitionErrors = [...this.topicStates.values()].flatMap((s) =>
+      s.topic.partitionList
+        .filter((p) => p.log.failure)
+        .map((p) => ({ time: this.now(), message: p.log.failure!.message, code: p.log.failure!.code })),
+    )
+    const errors = [...this.healthErrors, ...partitionErrors]
+    return { ok: errors.length === 0, errors }
+  }
+
+  /** Reports a failure of background work: kept for health() and emitted as 'error' when listened to. */
+  protected backgroundError(area: string, err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err))
+    debug('background %s failure: %s', area, e.message)
+    this.healthErrors.push({ time: this.now(), message: `${area}: ${e.message}`, code: (e as { code?: string }).code ?? 'ERROR' })
+    if (this.healthErrors.length > 100) this.healthErrors.shift()
+    if (this.listenerCount('error') > 0) this.emit('error', e)
+  }
+
+  private allLogs(): Array<{ key: string; log: Log }> {
+    const out = [{ key: METADATA_KEY, log: this.meta.log }]
+    for (const s of this.topicStates.values()) {
+      for (const p of s.topic.partitionList) out.push({ key: partitionDirName(p.topic, p.index), log: p.log })
+    }
+    return out
+  }
+
+  private checkpointEntries(pick: (log: Log) => number): CheckpointEntry[] {
+    return this.allLogs().map(({ key, log }) => {
+      const i = key.lastIndexOf('-')
+      return { topic: key.slice(0, i), partition: Number(key.slice(i + 1)), offset: pick(log) }
+    })
+  }
+
+  /** Writes the recovery points and log start offsets (skipped when nothing changed). */
+  private async checkpointRecoveryPoints(): Promise<void> {
+    if (this.readOnly) return
+    const rp = this.checkpointEntries((l) => l.recoveryPoint)
+    const ls = this.checkpointEntries((l) => l.logStartOffset)
+    const sig = JSON.stringify([rp, ls])
+    if (sig === this.lastCheckpoint) return
+    await writeCheckpoint(this.io, path.join(this.dir, RECOVERY_POINT_FILE), rp)
+    await writeCheckpoint(this.io, path.join(this.dir, LOG_START_OFFSET_FILE), ls)
+    this.lastCheckpoint = sig
+  }
+
+  /**
+   * Closes every client, flushes every log, checkpoints and writes the clean-shutdown marker, then
+   * releases the lock. Safe to call more than once.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.doClose()
+    return this.closing
+  }
+
+  private async doClose(): Promise<void> {
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer)
+    this.checkpointTimer = null
+    await Promise.allSettled([...this.clients].map((c) => c.close()))
+    await this.adminChain
+    let failed = false
+    for (const { log } of this.allLogs()) if (log.failure) failed = true
+    const closes = [...this.topicStates.values()].flatMap((s) => s.topic.partitionList.map((p) => p.close()))
+    const results = await Promise.allSettled([...closes, this.meta.close()])
+    for (const r of results) if (r.status === 'rejected') failed = true
+    if (!this.readOnly && !failed) {
+      await this.checkpointEntriesAtClose()
+      await writeFileAtomic(this.io, path.join(this.dir, CLEAN_SHUTDOWN_FILE), Buffer.alloc(0))
+    }
+    await this.lock?.release()
+    this.lock = null
+    this.removeAllListeners()
+    debug('closed %s%s', this.dir, failed ? ' (unclean: a log had failed)' : '')
+  }
+
+  private async checkpointEntriesAtClose(): Promise<void> {
+    // After close every log is flushed to its end.
+    const rp = this.checkpointEntries((l) => l.nextOffset)
+    await writeCheckpoint(this.io, path.join(this.dir, RECOVERY_POINT_FILE), rp)
+    await writeCheckpoint(this.io, path.join(this.dir, LOG_START_OFFSET_FILE), this.checkpointEntries((l) => l.logStartOffset))
+  }
+
+  /**
+   * Stops without flushing, checkpointing or writing the clean-shutdown marker, as if the process
+   * had died (for crash tests over the in-memory file layer; combine with MemoryFileIO.crash()).
+   */
+  async simulateCrash(): Promise<void> {
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer)
+    this.closing ??= Promise.resolve()
+    for (const s of this.topicStates.values()) for (const p of s.topic.partitionList) p.abandon()
+    this.meta?.log.abandon()
+    await this.lock?.release()
+    this.lock = null
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {}
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v
+  return out
+}

@@ -1,0 +1,167 @@
+// A topic partition: its Log, the high watermark, and the readers waiting for new records.
+// There is one replica, so the high watermark is the log end offset. Appends run synchronously on the
+// caller's turn of the event loop (the write path), durability waits on the Log's group commit.
+import { ClosedError, InvalidRecordError, RecordTooLargeError } from '../errors.js'
+import type { Log } from '../storage/log.js'
+import { LOG_OVERHEAD, MAGIC_V2, checkBatch, setLogAppendTime } from '../storage/record-batch.js'
+import type { TopicConfig } from './topic-config.js'
+
+export type Acks = 'all' | 'leader' | 'none'
+export type Isolation = 'read_committed' | 'read_uncommitted'
+
+export interface AppendInfo {
+  baseOffset: number
+  lastOffset: number
+  /** The broker's timestamp for LogAppendTime topics, else -1. */
+  logAppendTime: number
+}
+
+export interface ReadBatchesOptions {
+  offset: number
+  /** Soft limit: at least one whole batch is returned even when it is larger (KIP-74). */
+  maxBytes?: number
+  isolation?: Isolation
+}
+
+export interface ReadBatchesResult {
+  /** Whole Kafka RecordBatch v2 batches, back to back, as stored on disk. */
+  bytes: Buffer
+  highWatermark: number
+  lastStableOffset: number
+  logStartOffset: number
+  abortedTransactions: Array<{ producerId: number; firstOffset: number }>
+}
+
+export const DEFAULT_FETCH_BYTES = 1024 * 1024
+
+export class Partition {
+  private listeners = new Set<() => void>()
+  private closed = false
+
+  constructor(
+    readonly topic: string,
+    readonly index: number,
+    readonly log: Log,
+    private readonly config: () => TopicConfig,
+    private readonly now: () => number,
+  ) {}
+
+  /** The next offset to be written; consumers read below it. */
+  get highWatermark(): number {
+    return this.log.nextOffset
+  }
+
+  /** With no open transactions, the last stable offset is the high watermark. */
+  get lastStableOffset(): number {
+    return this.log.nextOffset
+  }
+
+  get logStartOffset(): number {
+    return this.log.logStartOffset
+  }
+
+  get sizeInBytes(): number {
+    return this.log.sizeInBytes
+  }
+
+  /**
+   * Appends batches built by a producer (already validated). Assigns offsets, stamps LogAppendTime
+   * when the topic asks for it, and wakes waiting readers.
+   */
+  append(batches: readonly Buffer[]): AppendInfo {
+    if (this.closed) throw new ClosedError(`partition ${this.topic}-${this.index} is closed`)
+    const cfg = this.config()
+    for (const b of batches) {
+      if (b.length > cfg.maxMessageBytes) {
+        throw new RecordTooLargeError(
+          `record batch of ${b.length} bytes exceeds maxMessageBytes ${cfg.maxMessageBytes} of topic ${this.topic}`,
+        )
+      }
+    }
+    let logAppendTime = -1
+    if (cfg.messageTimestampType === 'LogAppendTime') {
+      logAppendTime = this.now()
+      for (const b of batches) setLogAppendTime(b, 0, logAppendTime)
+    }
+    const r = this.log.append(batches)
+    this.notify()
+    return { baseOffset: r.baseOffset, lastOffset: r.lastOffset, logAppendTime }
+  }
+
+  /**
+   * Raw append of Kafka RecordBatch v2 bytes (one or more whole batches), e.g. from a produce request.
+   * Each batch is CRC-checked; its baseOffset is rewritten in place. Resolves per `acks`.
+   */
+  async appendBatch(bytes: Buffer, options: { acks?: Acks } = {}): Promise<AppendInfo> {
+    const batches: Buffer[] = []
+    let pos = 0
+    while (pos < bytes.length) {
+      if (bytes.length - pos < LOG_OVERHEAD) throw new InvalidRecordError(`truncated record batch at byte ${pos}`)
+      const size = LOG_OVERHEAD + bytes.readInt32BE(pos + 8)
+      const bad = checkBatch(bytes, pos, Math.min(bytes.length, pos + Math.max(size, 0)))
+      if (bad) {
+        if (bytes.length - pos > 16 && bytes[pos + 16] !== MAGIC_V2) throw new InvalidRecordError(`unsupported record batch magic ${bytes[pos + 16]}`)
+        throw new InvalidRecordError(`invalid record batch at byte ${pos}: ${bad}`)
+      }
+      batches.push(bytes.subarray(pos, pos + size))
+      pos += size
+    }
+    if (batches.length === 0) throw new InvalidRecordError('no record batch given')
+    const info = this.append(batches)
+    if ((options.acks ?? 'all') === 'all') await this.log.flush()
+    return info
+  }
+
+  /** Whole batches from the one holding `offset`, bounded by `maxBytes` and the high watermark. */
+  readBatches(options: ReadBatchesOptions): ReadBatchesResult {
+    if (this.closed) throw new ClosedError(`partition ${this.topic}-${this.index} is closed`)
+    const hw = this.highWatermark
+    const { bytes } = this.log.read(options.offset, options.maxBytes ?? DEFAULT_FETCH_BYTES, hw)
+    return {
+      bytes,
+      highWatermark: hw,
+      lastStableOffset: this.lastStableOffset,
+      logStartOffset: this.logStartOffset,
+      abortedTransactions: [],
+    }
+  }
+
+  /** First offset whose timestamp is ≥ `timestamp`, or null when every record is older. */
+  offsetForTimestamp(timestamp: number): number | null {
+    return this.log.offsetForTimestamp(timestamp)
+  }
+
+  /** Resolves when everything appended so far is durable (fdatasync, shared with concurrent callers). */
+  flush(): Promise<void> {
+    return this.log.flush()
+  }
+
+  /** Calls `fn` after each append (and once at close); returns the unsubscribe function. */
+  onAppend(fn: () => void): () => void {
+    this.listeners.add(fn)
+    return () => this.listeners.delete(fn)
+  }
+
+  private notify(): void {
+    for (const fn of [...this.listeners]) fn()
+  }
+
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.notify()
+    this.listeners.clear()
+    await this.log.close()
+  }
+
+  abandon(): void {
+    this.closed = true
+    this.notify()
+    this.listeners.clear()
+    this.log.abandon()
+  }
+}

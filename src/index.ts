@@ -1,0 +1,37 @@
+export { Broker } from './broker.js'
+export type { BrokerOptions, CreateTopicOptions, BrokerHealth } from './broker/broker-core.js'
+export { Topic, type PartitionOffsets } from './broker/topic.js'
+export {
+  Partition,
+  type Acks,
+  type AppendInfo,
+  type Isolation,
+  type ReadBatchesOptions,
+  type ReadBatchesResult,
+} from './broker/partition.js'
+export { DEFAULT_TOPIC_CONFIG, type TopicConfig, type CleanupPolicy, type MessageTimestampType } from './broker/topic-config.js'
+export {
+  Producer,
+  type ProducerOptions,
+  type Message as ProducerMessage,
+  type MessageHeaders,
+  type RecordMetadata,
+  type Partitioner,
+  type PartitionerArgs,
+} from './client/producer.js'
+export {
+  Consumer,
+  type ConsumerOptions,
+  type Message,
+  type Batch,
+  type RunOptions,
+  type RetryOptions,
+  type AutoOffsetReset,
+  type TopicPartitionOffset,
+  type CrashEvent,
+} from './client/consumer.js'
+export type { Codec, CodecSpec } from './client/serde.js'
+export { murmur2, partitionForKey } from './client/partitioner.js'
+export type { RecoveryReport } from './storage/log.js'
+export { MemoryFileIO, type FileIO, type FaultInjector, type FaultOp } from './util/file-io.js'
+export * from './errors.js'

@@ -1,0 +1,388 @@
+// A partition's log: its segments in offset order, the last one active. Assigns offsets by
+// patching each batch's baseOffset, rolls segments by size and age, reads whole batches through the
+// offset index, and makes writes durable with group-committed fdatasyncs that advance the recovery
+// point.
+//
+// Called only by Partition: appends and truncation from its write path, reads from anywhere.
+import createDebug from 'debug'
+import * as path from 'node:path'
+import { CorruptionError, OffsetOutOfRangeError, StorageError } from '../errors.js'
+import { assert, VERIFY } from '../util/assert.js'
+import { storageError, type FileIO } from '../util/file-io.js'
+import { LOG_SUFFIX, parseSegmentFileName } from './file-names.js'
+import { LOG_OVERHEAD, checkBatch, readBatchHeader, setBaseOffset } from './record-batch.js'
+import { Segment, type AppendedBatch } from './segment.js'
+
+const debug = createDebug('kafkalite:log')
+
+export interface LogConfig {
+  segmentBytes: number
+  segmentMs: number
+  indexIntervalBytes: number
+}
+
+export interface LogOpenOptions {
+  config: LogConfig
+  /** Offset up to which the log is known flushed (from the checkpoint); 0 when unknown. */
+  recoveryPoint: number
+  logStartOffset: number
+  /** The previous close was clean: trust every file, scan nothing. */
+  clean: boolean
+  readOnly: boolean
+  now: () => number
+}
+
+export interface RecoveryReport {
+  dir: string
+  segmentsRecovered: number
+  truncatedBytes: number
+  deletedSegments: number
+  invalidAt?: { file: string; position: number; reason: string }
+}
+
+export interface ReadResult {
+  /** Whole record batches, possibly empty. */
+  bytes: Buffer
+  /** Segment file and position of the first batch (for error reports). */
+  file: string
+  position: number
+}
+
+export class Log {
+  private segments: Segment[] = []
+  private syncing = false
+  private syncWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = []
+  private sealed: Segment[] = []
+  private dirDirty = false
+  /** Set after an fsync failure: the log accepts nothing more until reopened. */
+  failure: StorageError | null = null
+  recoveryPoint: number
+  logStartOffset: number
+  recovery: RecoveryReport | null = null
+
+  private constructor(
+    readonly dir: string,
+    private readonly io: FileIO,
+    readonly config: LogConfig,
+    private readonly now: () => number,
+    readonly readOnly: boolean,
+    recoveryPoint: number,
+    logStartOffset: number,
+  ) {
+    this.recoveryPoint = recoveryPoint
+    this.logStartOffset = logStartOffset
+  }
+
+  static async open(io: FileIO, dir: string, opts: LogOpenOptions): Promise<Log> {
+    const log = new Log(dir, io, opts.config, opts.now, opts.readOnly, opts.recoveryPoint, opts.logStartOffset)
+    if (!opts.readOnly) io.mkdirp(dir)
+    const bases = io.exists(dir)
+      ? io
+          .readdir(dir)
+          .map((n) => parseSegmentFileName(n, LOG_SUFFIX))
+          .filter((b): b is number => b !== null)
+          .sort((a, b) => a - b)
+      : []
+    const nowMs = opts.now()
+    const cfg = opts.config
+    for (const base of bases) {
+      log.segments.push(Segment.open(io, dir, base, cfg.indexIntervalBytes, opts.readOnly, nowMs))
+    }
+    if (opts.clean || opts.readOnly) {
+      if (log.segments.length > 0) log.active.loadTail()
+    } else {
+      await log.recover(opts.recoveryPoint)
+    }
+    for (let i = 0; i + 1 < log.segments.length; i++) log.segments[i]!.nextOffset = log.segments[i + 1]!.baseOffset
+    if (log.segments.length === 0) {
+      if (opts.readOnly) return log
+      log.segments.push(Segment.create(io, dir, opts.logStartOffset, cfg.indexIntervalBytes, nowMs))
+      log.dirDirty = true
+    }
+    if (log.logStartOffset < log.segments[0]!.baseOffset) log.logStartOffset = log.segments[0]!.baseOffset
+    if (log.logStartOffset > log.nextOffset) log.logStartOffset = log.nextOffset
+    if (log.recoveryPoint > log.nextOffset) log.recoveryPoint = log.nextOffset
+    return log
+  }
+
+  /**
+   * Unclean open: validates every batch from the segment holding the recovery point onwards, cuts the
+   * log at the first invalid one (a torn or unflushed tail) and drops the segments after it.
+   */
+  private async recover(recoveryPoint: number): Promise<void> {
+    let first = 0
+    for (let i = 0; i < this.segments.length; i++) if (this.segments[i]!.baseOffset <= recoveryPoint) first = i
+    const report: RecoveryReport = { dir: this.dir, segmentsRecovered: 0, truncatedBytes: 0, deletedSegments: 0 }
+    let expect = first > 0 ? this.segments[first]!.baseOffset : 0
+    for (let i = first; i < this.segments.length; i++) {
+      const seg = this.segments[i]!
+      const r = seg.recover(expect, recoveryPoint, !this.readOnly)
+      report.segmentsRecovered++
+      report.truncatedBytes += r.truncatedBytes
+      expect = seg.nextOffset
+      if (r.invalidAt) {
+        report.invalidAt = { file: seg.file, ...r.invalidAt }
+        for (const later of this.segments.splice(i + 1)) {
+          report.deletedSegments++
+          report.truncatedBytes += later.size
+          if (this.readOnly) later.close()
+          else later.deleteFiles()
+        }
+        this.dirDirty = true
+        break
+      }
+    }
+    // Drop empty segments left behind the active one (a crash right after a roll).
+    while (this.segments.length > 1 && this.active.size === 0 && !this.readOnly) {
+      this.segments.pop()!.deleteFiles()
+      report.deletedSegments++
+      this.dirDirty = true
+    }
+    if (!this.readOnly) {
+      for (const seg of this.segments.slice(first, -1)) await seg.syncIndexes()
+      if (report.truncatedBytes > 0) await this.flush()
+    }
+    this.recovery = report
+    if (report.truncatedBytes > 0 || report.invalidAt) {
+      debug('recovered %s: cut %d bytes, %d segments deleted, first invalid %o', this.dir, report.truncatedBytes, report.deletedSegments, report.invalidAt)
+    }
+  }
+
+  get active(): Segment {
+    return this.segments[this.segments.length - 1]!
+  }
+
+  /** The log end offset: the next offset to be written. */
+  get nextOffset(): number {
+    return this.segments.length === 0 ? this.logStartOffset : this.active.nextOffset
+  }
+
+  get sizeInBytes(): number {
+    let n = 0
+    for (const s of this.segments) n += s.size
+    return n
+  }
+
+  get segmentCount(): number {
+    return this.segments.length
+  }
+
+  /** Segment files, oldest first (for tools and tests). */
+  segmentFiles(): string[] {
+    return this.segments.map((s) => s.file)
+  }
+
+  /**
+   * Appends validated batches: patches each baseOffset, rolls as needed and writes each run of
+   * batches that fits a segment with one write. Returns the first and last offsets assigned.
+   */
+  append(batches: readonly Buffer[]): { baseOffset: number; lastOffset: number } {
+    if (this.failure) throw this.failure
+    assert(!this.readOnly, 'append to a read-only log')
+    const baseOffset = this.nextOffset
+    let next = baseOffset
+    let run: Buffer[] = []
+    let infos: AppendedBatch[] = []
+    let runBytes = 0
+    const flushRun = (): void => {
+      if (run.length === 0) return
+      try {
+        this.active.append(run, infos, this.now())
+      } catch (err) {
+        throw storageError('append', this.active.file, err)
+      }
+      run = []
+      infos = []
+      runBytes = 0
+    }
+    for (const batch of batches) {
+      if (VERIFY) assert(checkBatch(batch, 0) === null, 'appending an invalid batch')
+      const lastOffsetDelta = batch.readInt32BE(23)
+      const maxTimestamp = readMaxTimestamp(batch)
+      if (this.shouldRoll(runBytes, batch.length, next, lastOffsetDelta)) {
+        flushRun()
+        this.roll(next)
+      }
+      setBaseOffset(batch, 0, next)
+      infos.push({ baseOffset: next, lastOffset: next + lastOffsetDelta, maxTimestamp, size: batch.length })
+      run.push(batch)
+      runBytes += batch.length
+      next += lastOffsetDelta + 1
+    }
+    flushRun()
+    return { baseOffset, lastOffset: next - 1 }
+  }
+
+  private shouldRoll(pendingBytes: number, batchBytes: number, nextOffset: number, lastOffsetDelta: number): boolean {
+    const seg = this.active
+    const used = seg.size + pendingBytes
+    if (used === 0) return false
+    if (used + batchBytes > this.config.segmentBytes) return true
+    if (this.now() - seg.rollBaseMs > this.config.segmentMs) return true
+    // Relative offsets in the indexes are int32.
+    return nextOffset + lastOffsetDelta - seg.baseOffset > 0x7fffffff
+  }
+
+  /** Seals the active segment and starts a new one at `baseOffset`; the sealed one is flushed soon. */
+  roll(baseOffset = this.nextOffset): void {
+    const old = this.active
+    if (old.size === 0 && old.baseOffset === baseOffset) return
+    this.sealed.push(old)
+    const seg = Segment.create(this.io, this.dir, baseOffset, this.config.indexIntervalBytes, this.now())
+    old.nextOffset = baseOffset
+    this.segments.push(seg)
+    this.dirDirty = true
+    debug('rolled %s at offset %d', this.dir, baseOffset)
+  }
+
+  /** Rolls the active segment when it is older than segmentMs (called by the broker's timers). */
+  maybeRollByTime(): boolean {
+    const seg = this.active
+    if (seg.size > 0 && this.now() - seg.rollBaseMs > this.config.segmentMs) {
+      this.roll()
+      return true
+    }
+    return false
+  }
+
+  /**
+   * Makes everything appended so far durable. Calls made while an fsync is running share the next
+   * one (group commit). Resolves after the recovery point has advanced past those writes.
+   */
+  flush(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure)
+    return new Promise((resolve, reject) => {
+      this.syncWaiters.push({ resolve, reject })
+      if (!this.syncing) this.startSync()
+    })
+  }
+
+  private startSync(): void {
+    const waiters = this.syncWaiters
+    this.syncWaiters = []
+    this.syncing = true
+    const upTo = this.nextOffset
+    const sealed = this.sealed
+    this.sealed = []
+    const dirDirty = this.dirDirty
+    this.dirDirty = false
+    const work: Promise<void>[] = []
+    for (const seg of this.segments) if (seg.dirty) work.push(seg.sync())
+    for (const seg of sealed) if (this.segments.includes(seg)) work.push(seg.syncIndexes())
+    if (dirDirty) work.push(this.io.syncDir(this.dir))
+    Promise.all(work).then(
+      () => {
+        if (upTo > this.recoveryPoint) this.recoveryPoint = upTo
+        this.syncing = false
+        for (const w of waiters) w.resolve()
+        if (this.syncWaiters.length > 0) this.startSync()
+      },
+      (err) => {
+        // An fsync error may have dropped dirty pages: nothing written since the last good sync can
+        // be trusted, so the log refuses work until it is reopened and recovered.
+        const code = (err as NodeJS.ErrnoException)?.code ?? 'EIO'
+        this.failure = new StorageError(`fsync failed in ${this.dir}: ${code}; reopen to recover`, false, { cause: err })
+        this.syncing = false
+        for (const w of [...waiters, ...this.syncWaiters.splice(0)]) w.reject(this.failure)
+      },
+    )
+  }
+
+  private segmentFor(offset: number): number {
+    let lo = 0
+    let hi = this.segments.length - 1
+    let found = 0
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.segments[mid]!.baseOffset <= offset) {
+        found = mid
+        lo = mid + 1
+      } else hi = mid - 1
+    }
+    return found
+  }
+
+  /**
+   * Whole batches from the one holding `offset`, up to `maxBytes` (at least one batch), never past
+   * `endOffset` (the high watermark by default). `verify` checks every batch's CRC.
+   */
+  read(offset: number, maxBytes: number, endOffset = this.nextOffset, verify = true): ReadResult {
+    if (offset < this.logStartOffset || offset > this.nextOffset) {
+      throw new OffsetOutOfRangeError(
+        `offset ${offset} is out of range [${this.logStartOffset}, ${this.nextOffset}] for ${path.basename(this.dir)}`,
+      )
+    }
+    const empty: ReadResult = { bytes: Buffer.alloc(0), file: '', position: 0 }
+    if (offset >= endOffset) return empty
+    for (let i = this.segmentFor(offset); i < this.segments.length; i++) {
+      const seg = this.segments[i]!
+      const r = seg.read(Math.max(offset, seg.baseOffset), maxBytes)
+      if (!r) continue
+      const bytes = this.trimToEnd(r.bytes, endOffset)
+      if (verify || VERIFY) this.verifyBatches(bytes, seg.file, r.position, offset)
+      return { bytes, file: seg.file, position: r.position }
+    }
+    return empty
+  }
+
+  /** Drops batches that start at or beyond `endOffset`. */
+  private trimToEnd(bytes: Buffer, endOffset: number): Buffer {
+    let pos = 0
+    while (pos + LOG_OVERHEAD <= bytes.length) {
+      const base = readBaseOffset(bytes, pos)
+      if (base >= endOffset) break
+      pos += LOG_OVERHEAD + bytes.readInt32BE(pos + 8)
+    }
+    return pos === bytes.length ? bytes : bytes.subarray(0, pos)
+  }
+
+  /** CRC-checks each batch and asserts it is the one asked for (pair assertion on the read side). */
+  private verifyBatches(bytes: Buffer, file: string, position: number, offset: number): void {
+    let pos = 0
+    let expectAbove = -1
+    while (pos < bytes.length) {
+      const bad = checkBatch(bytes, pos)
+      if (bad) throw new CorruptionError(`bad record batch (${bad})`, file, position + pos)
+      const h = readBatchHeader(bytes, pos)
+      if (pos === 0 && h.baseOffset + h.lastOffsetDelta < offset) {
+        throw new CorruptionError(`batch ${h.baseOffset} read for offset ${offset}`, file, position)
+      }
+      if (h.baseOffset <= expectAbove) throw new CorruptionError(`offsets out of order at ${h.baseOffset}`, file, position + pos)
+      expectAbove = h.baseOffset + h.lastOffsetDelta
+      pos += LOG_OVERHEAD + h.batchLength
+    }
+  }
+
+  /** First offset with a timestamp ≥ `timestamp`, or null when every record is older. */
+  offsetForTimestamp(timestamp: number): number | null {
+    for (const seg of this.segments) {
+      if (seg.nextOffset <= this.logStartOffset) continue
+      if (seg.maxTimestamp < timestamp) continue
+      const o = seg.offsetForTimestamp(timestamp)
+      if (o !== null) return Math.max(o, this.logStartOffset)
+    }
+    return null
+  }
+
+  /** Flushes, writes the active segment's indexes and closes every file. */
+  async close(): Promise<void> {
+    if (!this.readOnly && !this.failure) {
+      await this.flush()
+      await this.active.syncIndexes()
+    }
+    for (const seg of this.segments) seg.close()
+  }
+
+  /** Closes without flushing (a simulated crash, or after a failure). */
+  abandon(): void {
+    for (const seg of this.segments) seg.close()
+  }
+}
+
+function readBaseOffset(buf: Buffer, pos: number): number {
+  return buf.readInt32BE(pos) * 0x100000000 + buf.readUInt32BE(pos + 4)
+}
+
+function readMaxTimestamp(batch: Buffer): number {
+  return batch.readInt32BE(35) * 0x100000000 + batch.readUInt32BE(39)
+}

@@ -1,0 +1,450 @@
+// Kafka RecordBatch v2 (magic 2) codec: the bytes of a `.log` segment and of Produce/Fetch.
+// Pure functions over Buffers; callable from anywhere. Decoders throw DecodeError (callers that know
+// the file turn it into CorruptionError); misuse by the caller throws InvariantViolation.
+//
+// RecordBatch (all integers big-endian; offsets relative to the batch start)
+//    0  baseOffset            int64   offset of the first record (the broker patches it on append)
+//    8  batchLength           int32   bytes after this field: total size - 12
+//   12  partitionLeaderEpoch  int32   not covered by the CRC
+//   16  magic                 int8    2
+//   17  crc                   uint32  CRC-32C of bytes 21 .. end
+//   21  attributes            int16   bits 0-2 compression (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd),
+//                                     bit 3 timestamp type (1 = LogAppendTime), bit 4 transactional,
+//                                     bit 5 control, bit 6 delete horizon set (cleaner)
+//   23  lastOffsetDelta       int32
+//   27  baseTimestamp         int64   timestamp of the first record
+//   35  maxTimestamp          int64   largest record timestamp (the append time for LogAppendTime)
+//   43  producerId            int64   -1 = none
+//   51  producerEpoch         int16
+//   53  baseSequence          int32
+//   57  recordCount           int32
+//   61  records               recordCount × Record; gzip-compressed as a whole when bits 0-2 = 1
+//
+// Record (varint = zigzag int32, varlong = zigzag int64; see varint.ts)
+//   length varint (bytes after this field) | attributes int8 (unused, 0) | timestampDelta varlong |
+//   offsetDelta varint | keyLength varint (-1 = null) | key | valueLength varint (-1 = null) | value |
+//   headerCount varint | headers: headerKeyLength varint | headerKey utf8 |
+//                                 headerValueLength varint (-1 = null) | headerValue
+//
+// Control record (commit/abort marker, in a transactional control batch)
+//   key = version int16 (0) | type int16 (0 abort, 1 commit); value = version int16 (0) | coordinatorEpoch int32
+
+import { gunzipSync, gzipSync } from 'node:zlib'
+import { assert, VERIFY } from '../util/assert.js'
+import { crc32c } from '../util/crc32c.js'
+import { DecodeError, VarintReader, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js'
+
+export const BATCH_HEADER_BYTES = 61
+export const LOG_OVERHEAD = 12
+export const MAGIC_V2 = 2
+/** Smallest valid batchLength: a header without records. */
+export const BATCH_LENGTH_MIN = BATCH_HEADER_BYTES - LOG_OVERHEAD
+/** Largest decompressed records section accepted; anything larger is refused (zip bomb). */
+export const DECOMPRESSED_BYTES_MAX = 64 * 1024 * 1024
+/** Smallest encoded record: seven one-byte fields. Bounds recordCount against the bytes present. */
+const RECORD_BYTES_MIN = 7
+
+const BATCH_LENGTH_AT = 8
+const PARTITION_LEADER_EPOCH_AT = 12
+const MAGIC_AT = 16
+const CRC_AT = 17
+const ATTRIBUTES_AT = 21
+const LAST_OFFSET_DELTA_AT = 23
+const BASE_TIMESTAMP_AT = 27
+const MAX_TIMESTAMP_AT = 35
+const PRODUCER_ID_AT = 43
+const PRODUCER_EPOCH_AT = 51
+const BASE_SEQUENCE_AT = 53
+const RECORD_COUNT_AT = 57
+
+const COMPRESSION_MASK = 0x07
+const LOG_APPEND_TIME_BIT = 0x08
+const TRANSACTIONAL_BIT = 0x10
+const CONTROL_BIT = 0x20
+
+export type Compression = 'none' | 'gzip'
+export type TimestampType = 'CreateTime' | 'LogAppendTime'
+export interface RecordHeader { key: string; value: Buffer | null }
+export interface RecordInput { key: Buffer | null; value: Buffer | null; headers?: RecordHeader[]; timestamp: number }
+export interface EncodeOptions {
+  /** Default 0; the broker patches it on append (setBaseOffset). */
+  baseOffset?: number
+  compression?: Compression
+  timestampType?: TimestampType
+  /** Default -1 (no producer id), as Kafka's non-idempotent producer. */
+  producerId?: number
+  producerEpoch?: number
+  baseSequence?: number
+  transactional?: boolean
+  control?: boolean
+  /** Default 0, as KafkaJS writes and as the one broker's leader epoch; the CRC does not cover it. */
+  partitionLeaderEpoch?: number
+}
+
+export interface BatchHeader {
+  baseOffset: number; batchLength: number; partitionLeaderEpoch: number; magic: number; crc: number
+  attributes: number; lastOffsetDelta: number; baseTimestamp: number; maxTimestamp: number
+  producerId: number; producerEpoch: number; baseSequence: number; recordCount: number
+  compression: Compression; timestampType: TimestampType; isTransactional: boolean; isControl: boolean
+}
+
+export interface DecodedRecord { offset: number; timestamp: number; key: Buffer | null; value: Buffer | null; headers: RecordHeader[] }
+
+const TWO_POW_32 = 0x1_0000_0000
+
+function writeInt64(buf: Buffer, at: number, n: number): void {
+  assert(Number.isSafeInteger(n), `int64 field ${n} is not a safe integer`)
+  const hi = Math.floor(n / TWO_POW_32)
+  buf.writeInt32BE(hi, at)
+  buf.writeUInt32BE(n - hi * TWO_POW_32, at + 4)
+}
+
+function readInt64(buf: Buffer, at: number): number {
+  const n = buf.readInt32BE(at) * TWO_POW_32 + buf.readUInt32BE(at + 4)
+  if (!Number.isSafeInteger(n)) throw new DecodeError('int64 field outside the safe integer range', at)
+  return n
+}
+
+const isInt16 = (n: number) => Number.isInteger(n) && n >= -0x8000 && n <= 0x7fff
+const isInt32 = (n: number) => (n | 0) === n
+
+// ---------------------------------------------------------------------------------------- encode
+
+/** Per-record body sizes of the batch being encoded; grown on demand, never shrunk. */
+let bodySizes = new Int32Array(1024)
+
+const sizeOfBytes = (b: Uint8Array | null | undefined) => (b == null ? 1 : sizeOfVarint(b.length) + b.length)
+
+function sizeOfBody(r: RecordInput, offsetDelta: number, timestampDelta: number): number {
+  let size = 1 + sizeOfVarlong(timestampDelta) + sizeOfVarint(offsetDelta) + sizeOfBytes(r.key) + sizeOfBytes(r.value)
+  const headers = r.headers
+  if (headers == null) return size + 1
+  size += sizeOfVarint(headers.length)
+  for (let i = 0; i < headers.length; i++) {
+    const keyBytes = Buffer.byteLength(headers[i].key, 'utf8')
+    size += sizeOfVarint(keyBytes) + keyBytes + sizeOfBytes(headers[i].value)
+  }
+  return size
+}
+
+function writeBytes(out: Buffer, p: number, b: Uint8Array | null | undefined): number {
+  if (b == null) return writeVarint(out, p, -1)
+  p = writeVarint(out, p, b.length)
+  out.set(b, p)
+  return p + b.length
+}
+
+function writeRecords(out: Buffer, p: number, records: RecordInput[], baseTimestamp: number): number {
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]
+    p = writeVarint(out, p, bodySizes[i])
+    const bodyStart = p
+    out[p++] = 0
+    p = writeVarlong(out, p, r.timestamp - baseTimestamp)
+    p = writeVarint(out, p, i)
+    p = writeBytes(out, p, r.key)
+    p = writeBytes(out, p, r.value)
+    const headers = r.headers
+    if (headers == null) {
+      out[p++] = 0
+    } else {
+      p = writeVarint(out, p, headers.length)
+      for (let h = 0; h < headers.length; h++) {
+        const key = headers[h].key
+        p = writeVarint(out, p, Buffer.byteLength(key, 'utf8'))
+        p += out.write(key, p, 'utf8')
+        p = writeBytes(out, p, headers[h].value)
+      }
+    }
+    assert(p - bodyStart === bodySizes[i], `record ${i} encoded to ${p - bodyStart} bytes, sized ${bodySizes[i]}`)
+  }
+  return p
+}
+
+/**
+ * Encodes `records` (at least one) as one batch in one Buffer. Record i gets offsetDelta i;
+ * baseTimestamp is the first record's timestamp (as Kafka's MemoryRecordsBuilder), maxTimestamp the
+ * largest.
+ */
+export function encodeRecordBatch(records: RecordInput[], options: EncodeOptions = {}): Buffer {
+  const count = records.length
+  assert(count >= 1, 'a record batch holds at least one record')
+  const {
+    baseOffset = 0, compression = 'none', timestampType = 'CreateTime', producerId = -1, producerEpoch = -1,
+    baseSequence = -1, transactional = false, control = false, partitionLeaderEpoch = 0,
+  } = options
+  assert(Number.isSafeInteger(baseOffset + count - 1), `offsets from ${baseOffset} exceed the safe integer range`)
+  assert(isInt16(producerEpoch), `producerEpoch ${producerEpoch} is not an int16`)
+  assert(isInt32(baseSequence) && isInt32(partitionLeaderEpoch), 'baseSequence and partitionLeaderEpoch are int32')
+  assert(compression === 'none' || compression === 'gzip', `unsupported compression ${String(compression)}`)
+
+  if (bodySizes.length < count) bodySizes = new Int32Array(Math.max(count, bodySizes.length * 2))
+  const baseTimestamp = records[0].timestamp
+  let maxTimestamp = baseTimestamp
+  let recordsBytes = 0
+  for (let i = 0; i < count; i++) {
+    const r = records[i]
+    const ts = r.timestamp
+    assert(Number.isSafeInteger(ts), `record ${i} timestamp ${ts} is not a safe integer`)
+    if (ts > maxTimestamp) maxTimestamp = ts
+    const body = sizeOfBody(r, i, ts - baseTimestamp)
+    bodySizes[i] = body
+    recordsBytes += sizeOfVarint(body) + body
+  }
+
+  let out: Buffer
+  if (compression === 'none') {
+    out = Buffer.allocUnsafe(BATCH_HEADER_BYTES + recordsBytes)
+    const end = writeRecords(out, BATCH_HEADER_BYTES, records, baseTimestamp)
+    assert(end === out.length, `records encoded to ${end - BATCH_HEADER_BYTES} bytes, sized ${recordsBytes}`)
+  } else {
+    const plain = Buffer.allocUnsafe(recordsBytes)
+    const end = writeRecords(plain, 0, records, baseTimestamp)
+    assert(end === recordsBytes, `records encoded to ${end} bytes, sized ${recordsBytes}`)
+    const packed = gzipSync(plain)
+    out = Buffer.allocUnsafe(BATCH_HEADER_BYTES + packed.length)
+    packed.copy(out, BATCH_HEADER_BYTES)
+  }
+  assert(out.length - LOG_OVERHEAD <= 0x7fff_ffff, `batch of ${out.length} bytes exceeds the int32 batchLength`)
+
+  const attributes =
+    (compression === 'gzip' ? 1 : 0) |
+    (timestampType === 'LogAppendTime' ? LOG_APPEND_TIME_BIT : 0) |
+    (transactional ? TRANSACTIONAL_BIT : 0) |
+    (control ? CONTROL_BIT : 0)
+  writeInt64(out, 0, baseOffset)
+  out.writeInt32BE(out.length - LOG_OVERHEAD, BATCH_LENGTH_AT)
+  out.writeInt32BE(partitionLeaderEpoch, PARTITION_LEADER_EPOCH_AT)
+  out[MAGIC_AT] = MAGIC_V2
+  out.writeInt16BE(attributes, ATTRIBUTES_AT)
+  out.writeInt32BE(count - 1, LAST_OFFSET_DELTA_AT)
+  writeInt64(out, BASE_TIMESTAMP_AT, baseTimestamp)
+  writeInt64(out, MAX_TIMESTAMP_AT, maxTimestamp)
+  writeInt64(out, PRODUCER_ID_AT, producerId)
+  out.writeInt16BE(producerEpoch, PRODUCER_EPOCH_AT)
+  out.writeInt32BE(baseSequence, BASE_SEQUENCE_AT)
+  out.writeInt32BE(count, RECORD_COUNT_AT)
+  out.writeUInt32BE(crc32c(out, ATTRIBUTES_AT, out.length), CRC_AT)
+  if (VERIFY) assert(checkBatch(out, 0) === null, 'encoded batch fails its own check')
+  return out
+}
+
+// ----------------------------------------------------------------------------- header and checks
+
+/** Total bytes the batch at `pos` occupies: LOG_OVERHEAD + batchLength. */
+export function batchSizeAt(buf: Buffer, pos: number): number {
+  if (pos < 0 || buf.length - pos < LOG_OVERHEAD) throw new DecodeError('truncated batch', pos)
+  const batchLength = buf.readInt32BE(pos + BATCH_LENGTH_AT)
+  if (batchLength < BATCH_LENGTH_MIN) throw new DecodeError(`bad batch length ${batchLength}`, pos)
+  return LOG_OVERHEAD + batchLength
+}
+
+function compressionOf(attributes: number, pos: number): Compression {
+  const codec = attributes & COMPRESSION_MASK
+  if (codec === 0) return 'none'
+  if (codec === 1) return 'gzip'
+  throw new DecodeError(`unsupported compression codec ${codec}`, pos)
+}
+
+/** Reads the 61-byte header at `pos` (the records need not be present). Throws DecodeError. */
+export function readBatchHeader(buf: Buffer, pos = 0): BatchHeader {
+  if (pos < 0 || buf.length - pos < BATCH_HEADER_BYTES) throw new DecodeError('truncated batch header', pos)
+  const magic = buf.readInt8(pos + MAGIC_AT)
+  if (magic !== MAGIC_V2) throw new DecodeError(`bad magic ${magic}`, pos)
+  const batchLength = buf.readInt32BE(pos + BATCH_LENGTH_AT)
+  if (batchLength < BATCH_LENGTH_MIN) throw new DecodeError(`bad batch length ${batchLength}`, pos)
+  const attributes = buf.readInt16BE(pos + ATTRIBUTES_AT)
+  return {
+    baseOffset: readInt64(buf, pos),
+    batchLength,
+    partitionLeaderEpoch: buf.readInt32BE(pos + PARTITION_LEADER_EPOCH_AT),
+    magic,
+    crc: buf.readUInt32BE(pos + CRC_AT),
+    attributes,
+    lastOffsetDelta: buf.readInt32BE(pos + LAST_OFFSET_DELTA_AT),
+    baseTimestamp: readInt64(buf, pos + BASE_TIMESTAMP_AT),
+    maxTimestamp: readInt64(buf, pos + MAX_TIMESTAMP_AT),
+    producerId: readInt64(buf, pos + PRODUCER_ID_AT),
+    producerEpoch: buf.readInt16BE(pos + PRODUCER_EPOCH_AT),
+    baseSequence: buf.readInt32BE(pos + BASE_SEQUENCE_AT),
+    recordCount: buf.readInt32BE(pos + RECORD_COUNT_AT),
+    compression: compressionOf(attributes, pos),
+    timestampType: attributes & LOG_APPEND_TIME_BIT ? 'LogAppendTime' : 'CreateTime',
+    isTransactional: (attributes & TRANSACTIONAL_BIT) !== 0,
+    isControl: (attributes & CONTROL_BIT) !== 0,
+  }
+}
+
+/**
+ * Validates the batch at buf[pos..end): enough bytes, batchLength >= 49, magic 2, CRC matches.
+ * Returns null when valid, else 'truncated' | 'bad length' | 'bad magic' | 'bad crc'. Never throws.
+ * The CRC does not cover baseOffset, batchLength and partitionLeaderEpoch (Kafka's design).
+ */
+export function checkBatch(buf: Buffer, pos: number, end = buf.length): string | null {
+  end = Math.min(end, buf.length)
+  if (!(pos >= 0) || end - pos < LOG_OVERHEAD) return 'truncated'
+  const batchLength = buf.readInt32BE(pos + BATCH_LENGTH_AT)
+  if (batchLength < BATCH_LENGTH_MIN) return 'bad length'
+  if (end - pos <= MAGIC_AT) return 'truncated'
+  if (buf[pos + MAGIC_AT] !== MAGIC_V2) return 'bad magic'
+  const batchEnd = pos + LOG_OVERHEAD + batchLength
+  if (batchEnd > end) return 'truncated'
+  if (crc32c(buf, pos + ATTRIBUTES_AT, batchEnd) !== buf.readUInt32BE(pos + CRC_AT)) return 'bad crc'
+  return null
+}
+
+/** Patches baseOffset, which the CRC does not cover. */
+export function setBaseOffset(buf: Buffer, pos: number, baseOffset: number): void {
+  assert(baseOffset >= 0 && pos >= 0 && pos + LOG_OVERHEAD <= buf.length, `setBaseOffset(${pos}, ${baseOffset})`)
+  writeInt64(buf, pos, baseOffset)
+}
+
+/**
+ * Marks the batch LogAppendTime with maxTimestamp = `timestamp` and recomputes the CRC, as Kafka's
+ * broker does for LogAppendTime topics. The caller has validated the batch (a CRC recomputed over
+ * corrupt bytes would hide the corruption).
+ */
+export function setLogAppendTime(buf: Buffer, pos: number, timestamp: number): void {
+  const batchEnd = pos + batchSizeAt(buf, pos)
+  assert(batchEnd <= buf.length && buf[pos + MAGIC_AT] === MAGIC_V2, 'setLogAppendTime on an incomplete batch')
+  if (VERIFY) assert(checkBatch(buf, pos) === null, 'setLogAppendTime on a batch that fails its check')
+  buf.writeInt16BE(buf.readInt16BE(pos + ATTRIBUTES_AT) | LOG_APPEND_TIME_BIT, pos + ATTRIBUTES_AT)
+  writeInt64(buf, pos + MAX_TIMESTAMP_AT, timestamp)
+  buf.writeUInt32BE(crc32c(buf, pos + ATTRIBUTES_AT, batchEnd), pos + CRC_AT)
+}
+
+// ---------------------------------------------------------------------------------------- decode
+
+function readBytes(r: VarintReader, data: Buffer): Buffer | null {
+  const at = r.pos
+  const length = r.varint()
+  if (length === -1) return null
+  if (length < -1 || length > r.end - r.pos) throw new DecodeError(`bad byte-field length ${length}`, at)
+  const b = data.subarray(r.pos, r.pos + length)
+  r.pos += length
+  return b
+}
+
+function readHeaders(r: VarintReader, data: Buffer): RecordHeader[] {
+  const at = r.pos
+  const count = r.varint()
+  // each header takes at least two bytes (two lengths)
+  if (count < 0 || count > (r.end - r.pos) / 2) throw new DecodeError(`bad header count ${count}`, at)
+  const headers = new Array<RecordHeader>(count)
+  for (let i = 0; i < count; i++) {
+    const keyAt = r.pos
+    const keyBytes = r.varint()
+    if (keyBytes < 0 || keyBytes > r.end - r.pos) throw new DecodeError(`bad header key length ${keyBytes}`, keyAt)
+    const key = data.toString('utf8', r.pos, r.pos + keyBytes)
+    r.pos += keyBytes
+    headers[i] = { key, value: readBytes(r, data) }
+  }
+  return headers
+}
+
+/** Reads one record of the batch `h` at r.pos. */
+function readRecord(r: VarintReader, data: Buffer, h: BatchHeader): DecodedRecord {
+  const at = r.pos
+  const length = r.varint()
+  if (length < RECORD_BYTES_MIN - 1 || length > r.end - r.pos) throw new DecodeError(`bad record length ${length}`, at)
+  const sectionEnd = r.end
+  const recordEnd = r.pos + length
+  r.end = recordEnd
+  r.int8() // attributes: unused in v2
+  const timestampDelta = r.varlong()
+  const offsetDelta = r.varint()
+  const key = readBytes(r, data)
+  const value = readBytes(r, data)
+  const headers = readHeaders(r, data)
+  if (r.pos !== recordEnd) throw new DecodeError(`record declares ${length} bytes but holds ${length - (recordEnd - r.pos)}`, at)
+  r.end = sectionEnd
+  const timestamp = h.timestampType === 'LogAppendTime' ? h.maxTimestamp : h.baseTimestamp + timestampDelta
+  return { offset: h.baseOffset + offsetDelta, timestamp, key, value, headers }
+}
+
+function gunzip(packed: Buffer, pos: number): Buffer {
+  try {
+    return gunzipSync(packed, { maxOutputLength: DECOMPRESSED_BYTES_MAX })
+  } catch (err) {
+    throw new DecodeError(`gzip records do not decompress: ${(err as Error).message}`, pos, { cause: err })
+  }
+}
+
+/**
+ * Decodes the records of the whole batch at buf[pos .. pos + batchSize). key/value are zero-copy
+ * slices of `buf` when uncompressed. A LogAppendTime batch gives every record its maxTimestamp.
+ * Does not check the CRC (use checkBatch). Malformed content throws DecodeError; every length is
+ * checked against the bytes left before anything is sliced or allocated.
+ */
+export function decodeRecords(buf: Buffer, pos = 0): DecodedRecord[] {
+  const h = readBatchHeader(buf, pos)
+  const batchEnd = pos + LOG_OVERHEAD + h.batchLength
+  if (batchEnd > buf.length) throw new DecodeError('truncated batch', pos)
+  const count = h.recordCount
+  let data = buf
+  let start = pos + BATCH_HEADER_BYTES
+  let end = batchEnd
+  if (h.compression === 'gzip' && end > start) {
+    data = gunzip(buf.subarray(start, end), pos)
+    start = 0
+    end = data.length
+  }
+  if (count < 0 || count > (end - start) / RECORD_BYTES_MIN) {
+    throw new DecodeError(`record count ${count} does not fit in ${end - start} bytes`, pos)
+  }
+  const records = new Array<DecodedRecord>(count)
+  const r = new VarintReader(data, start, end)
+  try {
+    for (let i = 0; i < count; i++) records[i] = readRecord(r, data, h)
+    if (r.pos !== end) throw new DecodeError(`${end - r.pos} bytes left after the last record`, r.pos)
+  } catch (err) {
+    // positions inside decompressed bytes mean nothing to the caller: report the batch instead
+    if (data !== buf && err instanceof DecodeError) throw new DecodeError(`${err.message} (in gzip records)`, pos)
+    throw err
+  }
+  return records
+}
+
+// ------------------------------------------------------------------------------- control records
+
+export interface ControlBatchOptions {
+  commit: boolean
+  producerId: number
+  producerEpoch: number
+  coordinatorEpoch: number
+  timestamp: number
+  baseOffset?: number
+  partitionLeaderEpoch?: number
+}
+
+/** A transactional control batch holding one commit or abort marker (baseSequence -1, as Kafka). */
+export function encodeControlBatch(o: ControlBatchOptions): Buffer {
+  assert(isInt32(o.coordinatorEpoch), `coordinatorEpoch ${o.coordinatorEpoch} is not an int32`)
+  const key = Buffer.allocUnsafe(4)
+  key.writeInt16BE(0, 0)
+  key.writeInt16BE(o.commit ? 1 : 0, 2)
+  const value = Buffer.allocUnsafe(6)
+  value.writeInt16BE(0, 0)
+  value.writeInt32BE(o.coordinatorEpoch, 2)
+  return encodeRecordBatch([{ key, value, timestamp: o.timestamp }], {
+    baseOffset: o.baseOffset ?? 0,
+    partitionLeaderEpoch: o.partitionLeaderEpoch ?? 0,
+    producerId: o.producerId,
+    producerEpoch: o.producerEpoch,
+    baseSequence: -1,
+    transactional: true,
+    control: true,
+  })
+}
+
+/** The marker type of a record from a control batch. Throws DecodeError for anything else. */
+export function decodeControlRecordType(record: { key: Buffer | null }): 'commit' | 'abort' {
+  const key = record.key
+  if (key === null || key.length < 4) throw new DecodeError('control record key shorter than 4 bytes')
+  const version = key.readInt16BE(0)
+  if (version < 0) throw new DecodeError(`bad control record version ${version}`)
+  const type = key.readInt16BE(2)
+  if (type === 0) return 'abort'
+  if (type === 1) return 'commit'
+  throw new DecodeError(`control record type ${type} is not a transaction marker`)
+}
