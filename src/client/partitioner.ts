@@ -2,7 +2,7 @@
 // count. Bit-for-bit the Java client's Utils.murmur2 / Utils.toPositive, so a key lands on the same
 // partition as with the Java client and KafkaJS's DefaultPartitioner.
 
-import { assert } from '../util/assert.js'
+import { InvariantViolation } from '../errors.js'
 
 const SEED = 0x9747b28c
 const M = 0x5bd1e995
@@ -39,6 +39,8 @@ export function toPositive(n: number): number {
 
 /** The partition Kafka's default partitioner picks for a non-null key. */
 export function partitionForKey(key: Uint8Array, partitionCount: number): number {
-  assert(Number.isInteger(partitionCount) && partitionCount >= 1, `partition count ${partitionCount} must be >= 1`)
+  if (!(Number.isInteger(partitionCount) && partitionCount >= 1)) {
+    throw new InvariantViolation(`partition count ${partitionCount} must be >= 1`)
+  }
   return toPositive(murmur2(key)) % partitionCount
 }

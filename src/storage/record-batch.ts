@@ -30,6 +30,7 @@
 //   key = version int16 (0) | type int16 (0 abort, 1 commit); value = version int16 (0) | coordinatorEpoch int32
 
 import { gunzipSync, gzipSync } from 'node:zlib'
+import { InvariantViolation } from '../errors.js'
 import { assert, VERIFY } from '../util/assert.js'
 import { crc32c } from '../util/crc32c.js'
 import { DecodeError, VarintReader, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js'
@@ -93,7 +94,7 @@ export interface DecodedRecord { offset: number; timestamp: number; key: Buffer 
 const TWO_POW_32 = 0x1_0000_0000
 
 function writeInt64(buf: Buffer, at: number, n: number): void {
-  assert(Number.isSafeInteger(n), `int64 field ${n} is not a safe integer`)
+  if (!Number.isSafeInteger(n)) throw new InvariantViolation(`int64 field ${n} is not a safe integer`)
   const hi = Math.floor(n / TWO_POW_32)
   buf.writeInt32BE(hi, at)
   buf.writeUInt32BE(n - hi * TWO_POW_32, at + 4)
@@ -115,13 +116,28 @@ let bodySizes = new Int32Array(1024)
 
 const sizeOfBytes = (b: Uint8Array | null | undefined) => (b == null ? 1 : sizeOfVarint(b.length) + b.length)
 
+/** UTF-8 byte length of a header key; short ASCII keys (the usual case) skip the call into C++. */
+function utf8Length(s: string): number {
+  const n = s.length
+  if (n > 32) return Buffer.byteLength(s, 'utf8')
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, 'utf8')
+  return n
+}
+
+/** Writes a header key whose UTF-8 length is `bytes`; returns the position after it. */
+function writeUtf8(out: Buffer, p: number, s: string, bytes: number): number {
+  if (bytes !== s.length) return p + out.write(s, p, bytes, 'utf8')
+  for (let i = 0; i < bytes; i++) out[p + i] = s.charCodeAt(i)
+  return p + bytes
+}
+
 function sizeOfBody(r: RecordInput, offsetDelta: number, timestampDelta: number): number {
   let size = 1 + sizeOfVarlong(timestampDelta) + sizeOfVarint(offsetDelta) + sizeOfBytes(r.key) + sizeOfBytes(r.value)
   const headers = r.headers
   if (headers == null) return size + 1
   size += sizeOfVarint(headers.length)
   for (let i = 0; i < headers.length; i++) {
-    const keyBytes = Buffer.byteLength(headers[i].key, 'utf8')
+    const keyBytes = utf8Length(headers[i].key)
     size += sizeOfVarint(keyBytes) + keyBytes + sizeOfBytes(headers[i].value)
   }
   return size
@@ -151,12 +167,15 @@ function writeRecords(out: Buffer, p: number, records: RecordInput[], baseTimest
       p = writeVarint(out, p, headers.length)
       for (let h = 0; h < headers.length; h++) {
         const key = headers[h].key
-        p = writeVarint(out, p, Buffer.byteLength(key, 'utf8'))
-        p += out.write(key, p, 'utf8')
+        const keyBytes = utf8Length(key)
+        p = writeVarint(out, p, keyBytes)
+        p = writeUtf8(out, p, key, keyBytes)
         p = writeBytes(out, p, headers[h].value)
       }
     }
-    assert(p - bodyStart === bodySizes[i], `record ${i} encoded to ${p - bodyStart} bytes, sized ${bodySizes[i]}`)
+    if (p - bodyStart !== bodySizes[i]) {
+      throw new InvariantViolation(`record ${i} encoded to ${p - bodyStart} bytes, sized ${bodySizes[i]}`)
+    }
   }
   return p
 }
@@ -173,10 +192,14 @@ export function encodeRecordBatch(records: RecordInput[], options: EncodeOptions
     baseOffset = 0, compression = 'none', timestampType = 'CreateTime', producerId = -1, producerEpoch = -1,
     baseSequence = -1, transactional = false, control = false, partitionLeaderEpoch = 0,
   } = options
-  assert(Number.isSafeInteger(baseOffset + count - 1), `offsets from ${baseOffset} exceed the safe integer range`)
-  assert(isInt16(producerEpoch), `producerEpoch ${producerEpoch} is not an int16`)
+  if (!Number.isSafeInteger(baseOffset + count - 1)) {
+    throw new InvariantViolation(`offsets from ${baseOffset} exceed the safe integer range`)
+  }
+  if (!isInt16(producerEpoch)) throw new InvariantViolation(`producerEpoch ${producerEpoch} is not an int16`)
   assert(isInt32(baseSequence) && isInt32(partitionLeaderEpoch), 'baseSequence and partitionLeaderEpoch are int32')
-  assert(compression === 'none' || compression === 'gzip', `unsupported compression ${String(compression)}`)
+  if (compression !== 'none' && compression !== 'gzip') {
+    throw new InvariantViolation(`unsupported compression ${String(compression)}`)
+  }
 
   if (bodySizes.length < count) bodySizes = new Int32Array(Math.max(count, bodySizes.length * 2))
   const baseTimestamp = records[0].timestamp
@@ -185,7 +208,7 @@ export function encodeRecordBatch(records: RecordInput[], options: EncodeOptions
   for (let i = 0; i < count; i++) {
     const r = records[i]
     const ts = r.timestamp
-    assert(Number.isSafeInteger(ts), `record ${i} timestamp ${ts} is not a safe integer`)
+    if (!Number.isSafeInteger(ts)) throw new InvariantViolation(`record ${i} timestamp ${ts} is not a safe integer`)
     if (ts > maxTimestamp) maxTimestamp = ts
     const body = sizeOfBody(r, i, ts - baseTimestamp)
     bodySizes[i] = body
@@ -196,16 +219,20 @@ export function encodeRecordBatch(records: RecordInput[], options: EncodeOptions
   if (compression === 'none') {
     out = Buffer.allocUnsafe(BATCH_HEADER_BYTES + recordsBytes)
     const end = writeRecords(out, BATCH_HEADER_BYTES, records, baseTimestamp)
-    assert(end === out.length, `records encoded to ${end - BATCH_HEADER_BYTES} bytes, sized ${recordsBytes}`)
+    if (end !== out.length) {
+      throw new InvariantViolation(`records encoded to ${end - BATCH_HEADER_BYTES} bytes, sized ${recordsBytes}`)
+    }
   } else {
     const plain = Buffer.allocUnsafe(recordsBytes)
     const end = writeRecords(plain, 0, records, baseTimestamp)
-    assert(end === recordsBytes, `records encoded to ${end} bytes, sized ${recordsBytes}`)
+    if (end !== recordsBytes) throw new InvariantViolation(`records encoded to ${end} bytes, sized ${recordsBytes}`)
     const packed = gzipSync(plain)
     out = Buffer.allocUnsafe(BATCH_HEADER_BYTES + packed.length)
     packed.copy(out, BATCH_HEADER_BYTES)
   }
-  assert(out.length - LOG_OVERHEAD <= 0x7fff_ffff, `batch of ${out.length} bytes exceeds the int32 batchLength`)
+  if (out.length - LOG_OVERHEAD > 0x7fff_ffff) {
+    throw new InvariantViolation(`batch of ${out.length} bytes exceeds the int32 batchLength`)
+  }
 
   const attributes =
     (compression === 'gzip' ? 1 : 0) |
@@ -295,7 +322,9 @@ export function checkBatch(buf: Buffer, pos: number, end = buf.length): string |
 
 /** Patches baseOffset, which the CRC does not cover. */
 export function setBaseOffset(buf: Buffer, pos: number, baseOffset: number): void {
-  assert(baseOffset >= 0 && pos >= 0 && pos + LOG_OVERHEAD <= buf.length, `setBaseOffset(${pos}, ${baseOffset})`)
+  if (!(baseOffset >= 0 && pos >= 0 && pos + LOG_OVERHEAD <= buf.length)) {
+    throw new InvariantViolation(`setBaseOffset(pos ${pos}, baseOffset ${baseOffset}) on a ${buf.length}-byte buffer`)
+  }
   writeInt64(buf, pos, baseOffset)
 }
 
@@ -419,7 +448,7 @@ export interface ControlBatchOptions {
 
 /** A transactional control batch holding one commit or abort marker (baseSequence -1, as Kafka). */
 export function encodeControlBatch(o: ControlBatchOptions): Buffer {
-  assert(isInt32(o.coordinatorEpoch), `coordinatorEpoch ${o.coordinatorEpoch} is not an int32`)
+  if (!isInt32(o.coordinatorEpoch)) throw new InvariantViolation(`coordinatorEpoch ${o.coordinatorEpoch} is not an int32`)
   const key = Buffer.allocUnsafe(4)
   key.writeInt16BE(0, 0)
   key.writeInt16BE(o.commit ? 1 : 0, 2)

@@ -8,7 +8,7 @@
 // s = (n < 0 ? 1 : 0) and a = (n < 0 ? -n - 1 : n), so the first group is ((a & 63) << 1) | s and
 // the rest are a / 64 in 7-bit groups. Both halves stay within the safe range.
 
-import { assert } from '../util/assert.js'
+import { InvariantViolation } from '../errors.js'
 
 /**
  * Malformed encoded bytes (too long a varint, a length running past the end, ...). Internal to the
@@ -52,7 +52,7 @@ export function sizeOfVarlong(n: number): number {
 
 /** Writes `n` (an int32) as a varint at buf[pos]; returns the position after it. */
 export function writeVarint(buf: Uint8Array, pos: number, n: number): number {
-  assert((n | 0) === n, `varint ${n} is not an int32`)
+  if ((n | 0) !== n) throw new InvariantViolation(`varint ${n} is not an int32`)
   let z = ((n << 1) ^ (n >> 31)) >>> 0
   while (z >= 0x80) {
     buf[pos++] = (z & 0x7f) | 0x80
@@ -65,7 +65,7 @@ export function writeVarint(buf: Uint8Array, pos: number, n: number): number {
 /** Writes `n` (a safe integer) as a varlong at buf[pos]; returns the position after it. */
 export function writeVarlong(buf: Uint8Array, pos: number, n: number): number {
   if ((n | 0) === n) return writeVarint(buf, pos, n)
-  assert(Number.isSafeInteger(n), `varlong ${n} is not a safe integer`)
+  if (!Number.isSafeInteger(n)) throw new InvariantViolation(`varlong ${n} is not a safe integer`)
   const sign = n < 0 ? 1 : 0
   let a = n < 0 ? -n - 1 : n
   const first = ((a % 64) << 1) | sign

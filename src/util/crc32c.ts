@@ -2,7 +2,7 @@
 // Slicing-by-8: eight 256-entry tables let the loop consume 8 bytes per iteration with
 // independent table lookups. Pure JS, no allocation per call.
 
-import { assert } from './assert.js'
+import { InvariantViolation } from '../errors.js'
 
 const POLY = 0x82f63b78
 
@@ -31,7 +31,9 @@ function buildTable(): Int32Array {
  * continue a checksum over consecutive pieces: crc32c(b, 0, n, crc32c(a)) === crc32c(a ++ b).
  */
 export function crc32c(buf: Uint8Array, start = 0, end = buf.length, crc = 0): number {
-  assert(0 <= start && start <= end && end <= buf.length, `crc32c range [${start}, ${end}) outside 0..${buf.length}`)
+  if (!(0 <= start && start <= end && end <= buf.length)) {
+    throw new InvariantViolation(`crc32c range [${start}, ${end}) outside 0..${buf.length}`)
+  }
   const t = TABLE
   let c = ~crc
   let i = start

@@ -1,0 +1,42 @@
+// Imports and requires every subpath export of the built package, as users get it (needs `npm run build`).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
+import { readFileSync, existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import * as path from 'node:path'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { name: string; exports: Record<string, unknown> }
+const require = createRequire(path.join(root, 'package.json'))
+const subpaths = Object.keys(pkg.exports).filter((p) => !p.endsWith('.json'))
+
+test('the package is built', () => {
+  assert.ok(existsSync(path.join(root, 'dist')), 'dist/ is missing: run npm run build')
+})
+
+for (const sub of subpaths) {
+  const spec = sub === '.' ? pkg.name : `${pkg.name}/${sub.slice(2)}`
+  test(`import('${spec}') and require('${spec}') expose the same API`, async () => {
+    const esm = (await import(spec)) as Record<string, unknown>
+    const cjs = require(spec) as Record<string, unknown>
+    assert.ok(Object.keys(esm).length > 0)
+    assert.deepEqual(Object.keys(cjs).filter((k) => k !== 'default').sort(), Object.keys(esm).filter((k) => k !== 'default').sort())
+  })
+}
+
+test('the CJS and ESM builds open a broker and round-trip a record', async () => {
+  for (const mod of [(await import(pkg.name)) as typeof import('../../src/index.js'), require(pkg.name) as typeof import('../../src/index.js')]) {
+    const broker = await mod.Broker.open()
+    await broker.createTopic('smoke', { partitions: 2 })
+    const [meta] = await broker.producer().send('smoke', { key: 'k', value: 'v' })
+    const consumer = broker.consumer({ fromBeginning: true })
+    await consumer.subscribe(['smoke'])
+    for await (const m of consumer) {
+      assert.equal(m.offset, meta!.offset)
+      assert.equal(m.value?.toString(), 'v')
+      break
+    }
+    await broker.close()
+  }
+})
