@@ -71,6 +71,7 @@ export interface EncodeOptions {
   /** Default 0; the broker patches it on append (setBaseOffset). */
   baseOffset?: number
   compression?: Compression
+  /** 'LogAppendTime' only sets the attribute bit; the broker stamps the time with setLogAppendTime. */
   timestampType?: TimestampType
   /** Default -1 (no producer id), as Kafka's non-idempotent producer. */
   producerId?: number
@@ -89,7 +90,9 @@ export interface BatchHeader {
   compression: Compression; timestampType: TimestampType; isTransactional: boolean; isControl: boolean
 }
 
-export interface DecodedRecord { offset: number; timestamp: number; key: Buffer | null; value: Buffer | null; headers: RecordHeader[] }
+export interface DecodedRecord {
+  offset: number; timestamp: number; key: Buffer | null; value: Buffer | null; headers: RecordHeader[]
+}
 
 const TWO_POW_32 = 0x1_0000_0000
 
@@ -273,7 +276,11 @@ function compressionOf(attributes: number, pos: number): Compression {
   throw new DecodeError(`unsupported compression codec ${codec}`, pos)
 }
 
-/** Reads the 61-byte header at `pos` (the records need not be present). Throws DecodeError. */
+/**
+ * Reads the 61-byte header at `pos` (the records need not be present). Throws DecodeError when fewer
+ * than 61 bytes are left, on a magic other than 2, a batchLength below 49, a compression codec other
+ * than none/gzip, or an int64 field outside the safe-integer range.
+ */
 export function readBatchHeader(buf: Buffer, pos = 0): BatchHeader {
   if (pos < 0 || buf.length - pos < BATCH_HEADER_BYTES) throw new DecodeError('truncated batch header', pos)
   const magic = buf.readInt8(pos + MAGIC_AT)
@@ -385,7 +392,9 @@ function readRecord(r: VarintReader, data: Buffer, h: BatchHeader): DecodedRecor
   const key = readBytes(r, data)
   const value = readBytes(r, data)
   const headers = readHeaders(r, data)
-  if (r.pos !== recordEnd) throw new DecodeError(`record declares ${length} bytes but holds ${length - (recordEnd - r.pos)}`, at)
+  if (r.pos !== recordEnd) {
+    throw new DecodeError(`record declares ${length} bytes but holds ${length - (recordEnd - r.pos)}`, at)
+  }
   r.end = sectionEnd
   const timestamp = h.timestampType === 'LogAppendTime' ? h.maxTimestamp : h.baseTimestamp + timestampDelta
   return { offset: h.baseOffset + offsetDelta, timestamp, key, value, headers }
@@ -448,7 +457,9 @@ export interface ControlBatchOptions {
 
 /** A transactional control batch holding one commit or abort marker (baseSequence -1, as Kafka). */
 export function encodeControlBatch(o: ControlBatchOptions): Buffer {
-  if (!isInt32(o.coordinatorEpoch)) throw new InvariantViolation(`coordinatorEpoch ${o.coordinatorEpoch} is not an int32`)
+  if (!isInt32(o.coordinatorEpoch)) {
+    throw new InvariantViolation(`coordinatorEpoch ${o.coordinatorEpoch} is not an int32`)
+  }
   const key = Buffer.allocUnsafe(4)
   key.writeInt16BE(0, 0)
   key.writeInt16BE(o.commit ? 1 : 0, 2)
