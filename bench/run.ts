@@ -5,8 +5,10 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Broker } from '../src/index.js'
-import { LOG_OVERHEAD, checkBatch, decodeRecords, encodeRecordBatch, type RecordInput } from '../src/storage/record-batch.js'
+// The built package as users get it (npm run bench builds first).
+import { Broker, checkBatch, decodeRecords, encodeRecordBatch, type RecordInput } from 'kafkalite'
+
+const LOG_OVERHEAD = 12
 
 const quick = process.argv.includes('--quick')
 const RECORDS = quick ? 100_000 : 1_000_000
@@ -21,7 +23,7 @@ function makeBatch(b: number): Array<{ key: Buffer; value: Buffer }> {
   const out = []
   for (let i = 0; i < BATCH; i++) {
     const n = b * BATCH + i
-    const value = Buffer.alloc(VALUE_BYTES, 97 + (n % 26))
+    const value = Buffer.from(String.fromCharCode(97 + (n % 26)).repeat(VALUE_BYTES))
     out.push({ key: Buffer.from(`key-${n % KEYS}`), value })
   }
   return out

@@ -33,5 +33,18 @@ export {
 export type { Codec, CodecSpec } from './client/serde.js'
 export { murmur2, partitionForKey } from './client/partitioner.js'
 export type { RecoveryReport } from './storage/log.js'
+export {
+  encodeRecordBatch,
+  decodeRecords,
+  readBatchHeader,
+  checkBatch,
+  type RecordInput,
+  type RecordHeader,
+  type DecodedRecord,
+  type BatchHeader,
+  type EncodeOptions,
+  type Compression,
+  type TimestampType,
+} from './storage/record-batch.js'
 export { MemoryFileIO, type FileIO, type FaultInjector, type FaultOp } from './util/file-io.js'
 export * from './errors.js'
