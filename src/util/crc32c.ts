@@ -1,8 +1,28 @@
 // CRC-32C (Castagnoli; reflected polynomial 0x82F63B78), the checksum of Kafka's RecordBatch v2.
-// Slicing-by-8: eight 256-entry tables let the loop consume 8 bytes per iteration with
-// independent table lookups. Pure JS, no allocation per call.
-
+// Uses the native, SSE4.2-accelerated @node-rs/crc32 when its prebuilt binary loads (~13 GiB/s
+// here); otherwise a pure-JS slicing-by-8 loop (~1.3 GiB/s): eight 256-entry tables let it consume
+// 8 bytes per iteration with independent table lookups, no allocation per call.
+import { createRequire } from 'node:module'
 import { InvariantViolation } from '../errors.js'
+
+type NativeCrc = (input: Buffer, initialState?: number) => number
+
+function loadNative(): NativeCrc | null {
+  if (process.env.KAFKALITE_PURE_JS_CRC) return null
+  try {
+    const req = createRequire(import.meta.url)
+    const mod = req('@node-rs/crc32') as { crc32c?: NativeCrc }
+    const f = mod.crc32c
+    // Check it against the standard vector before trusting it.
+    return typeof f === 'function' && f(Buffer.from('123456789')) === 0xe3069283 ? f : null
+  } catch {
+    return null
+  }
+}
+
+const native = loadNative()
+/** True when the native implementation is in use. */
+export const CRC32C_NATIVE = native !== null
 
 const POLY = 0x82f63b78
 
@@ -34,6 +54,14 @@ export function crc32c(buf: Uint8Array, start = 0, end = buf.length, crc = 0): n
   if (!(0 <= start && start <= end && end <= buf.length)) {
     throw new InvariantViolation(`crc32c range [${start}, ${end}) outside 0..${buf.length}`)
   }
+  if (native !== null && end - start >= 64) {
+    return native(Buffer.from(buf.buffer, buf.byteOffset + start, end - start), crc) >>> 0
+  }
+  return crc32cJs(buf, start, end, crc)
+}
+
+/** The pure-JS implementation (also the reference the native one is tested against). */
+export function crc32cJs(buf: Uint8Array, start = 0, end = buf.length, crc = 0): number {
   const t = TABLE
   let c = ~crc
   let i = start

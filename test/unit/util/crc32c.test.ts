@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { crc32c } from '../../../src/util/crc32c.js'
+import { CRC32C_NATIVE, crc32c, crc32cJs } from '../../../src/util/crc32c.js'
 
 /** Bitwise reference: one polynomial step per bit, no tables. */
 function reference(buf: Uint8Array): number {
@@ -69,4 +69,16 @@ test('unaligned starts and lengths around the 8-byte stride', () => {
       assert.equal(crc32c(buf, start, end), reference(buf.subarray(start, end)), `[${start}, ${end})`)
     }
   }
+})
+
+test('the native and the pure-JS implementations agree (incl. continuation)', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 4096 }), fc.nat(), fc.nat(), (bytes, a, b) => {
+      const start = bytes.length === 0 ? 0 : a % bytes.length
+      const end = start + (bytes.length === 0 ? 0 : b % (bytes.length - start + 1))
+      const seed = crc32cJs(bytes, 0, start)
+      assert.equal(crc32c(bytes, start, end, seed), crc32cJs(bytes, start, end, seed))
+    }),
+  )
+  assert.equal(typeof CRC32C_NATIVE, 'boolean')
 })
