@@ -1,0 +1,183 @@
+// Committed group offsets, durable in the internal compacted topic `__consumer_offsets` with Kafka's
+// own key and value schemas, replayed into memory at open. A commit is one record batch, fsync'd
+// before it resolves; deleting a group writes tombstones.
+//
+// Key   (OffsetCommitKey, version 1):   version int16 | group string | topic string | partition int32
+// Value (OffsetCommitValue, version 3): version int16 | offset int64 | leaderEpoch int32 |
+//                                       metadata string | commitTimestamp int64
+// string = int16 length + utf8.
+import type { BrokerCore } from '../../broker/broker-core.js'
+import { CorruptionError } from '../../errors.js'
+import { LOG_OVERHEAD, decodeRecords, encodeRecordBatch, type RecordInput } from '../../storage/record-batch.js'
+
+export const OFFSETS_TOPIC = '__consumer_offsets'
+const KEY_VERSION = 1
+const VALUE_VERSION = 3
+const READ_BYTES = 1024 * 1024
+
+export interface CommittedOffset {
+  offset: number
+  metadata: string | null
+  commitTimestamp: number
+}
+
+export interface OffsetCommit {
+  topic: string
+  partition: number
+  offset: number
+  metadata?: string | null
+}
+
+function tpKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`
+}
+
+function str(s: string): Buffer {
+  const b = Buffer.from(s, 'utf8')
+  const out = Buffer.allocUnsafe(2 + b.length)
+  out.writeInt16BE(b.length, 0)
+  b.copy(out, 2)
+  return out
+}
+
+export function encodeOffsetKey(group: string, topic: string, partition: number): Buffer {
+  const v = Buffer.allocUnsafe(2)
+  v.writeInt16BE(KEY_VERSION)
+  const p = Buffer.allocUnsafe(4)
+  p.writeInt32BE(partition)
+  return Buffer.concat([v, str(group), str(topic), p])
+}
+
+export function encodeOffsetValue(c: CommittedOffset): Buffer {
+  const meta = str(c.metadata ?? '')
+  const out = Buffer.allocUnsafe(2 + 8 + 4 + meta.length + 8)
+  let p = out.writeInt16BE(VALUE_VERSION, 0)
+  p = out.writeBigInt64BE(BigInt(c.offset), p)
+  p = out.writeInt32BE(-1, p)
+  p += meta.copy(out, p)
+  out.writeBigInt64BE(BigInt(c.commitTimestamp), p)
+  return out
+}
+
+function readStr(buf: Buffer, pos: number): [string, number] {
+  const n = buf.readInt16BE(pos)
+  if (n < 0) return ['', pos + 2]
+  if (pos + 2 + n > buf.length) throw new RangeError('string past end')
+  return [buf.toString('utf8', pos + 2, pos + 2 + n), pos + 2 + n]
+}
+
+export function decodeOffsetKey(buf: Buffer): { group: string; topic: string; partition: number } | null {
+  const version = buf.readInt16BE(0)
+  if (version !== 0 && version !== 1) return null // group metadata keys (version 2) carry no offsets
+  const [group, p1] = readStr(buf, 2)
+  const [topic, p2] = readStr(buf, p1)
+  return { group, topic, partition: buf.readInt32BE(p2) }
+}
+
+export function decodeOffsetValue(buf: Buffer): CommittedOffset {
+  const version = buf.readInt16BE(0)
+  const offset = Number(buf.readBigInt64BE(2))
+  let pos = 10
+  if (version >= 3) pos += 4 // leaderEpoch
+  const [metadata, p] = readStr(buf, pos)
+  const commitTimestamp = Number(buf.readBigInt64BE(p))
+  return { offset, metadata: metadata === '' ? null : metadata, commitTimestamp }
+}
+
+export class OffsetStore {
+  private readonly groups = new Map<string, Map<string, CommittedOffset>>()
+
+  constructor(
+    private readonly broker: BrokerCore,
+    private readonly now: () => number,
+  ) {}
+
+  /** Creates the internal topic when missing and replays it. */
+  async load(): Promise<void> {
+    if (!this.broker.hasTopic(OFFSETS_TOPIC)) {
+      if (this.broker.readOnly) return
+      await this.broker.createTopic(OFFSETS_TOPIC, { partitions: 1, cleanupPolicy: 'compact' })
+    }
+    const partition = this.broker.topic(OFFSETS_TOPIC).partition(0)
+    let offset = partition.logStartOffset
+    while (offset < partition.highWatermark) {
+      const { bytes } = partition.readBatches({ offset, maxBytes: READ_BYTES })
+      if (bytes.length === 0) break
+      for (let pos = 0; pos < bytes.length; pos += LOG_OVERHEAD + bytes.readInt32BE(pos + 8)) {
+        for (const r of decodeRecords(bytes, pos)) {
+          offset = r.offset + 1
+          if (!r.key) continue
+          this.apply(r.key, r.value, r.offset)
+        }
+      }
+    }
+  }
+
+  private apply(key: Buffer, value: Buffer | null, at: number): void {
+    let k: ReturnType<typeof decodeOffsetKey>
+    try {
+      k = decodeOffsetKey(key)
+      if (!k) return
+      const group = this.groups.get(k.group) ?? new Map<string, CommittedOffset>()
+      if (value === null) group.delete(tpKey(k.topic, k.partition))
+      else group.set(tpKey(k.topic, k.partition), decodeOffsetValue(value))
+      if (group.size === 0) this.groups.delete(k.group)
+      else this.groups.set(k.group, group)
+    } catch (err) {
+      throw new CorruptionError(`undecodable ${OFFSETS_TOPIC} record at offset ${at}`, OFFSETS_TOPIC, at, { cause: err })
+    }
+  }
+
+  /** Durably records `offsets` for `group` (one fsync'd batch), then makes them visible. */
+  async commit(group: string, offsets: readonly OffsetCommit[]): Promise<void> {
+    if (offsets.length === 0) return
+    const now = this.now()
+    const records: RecordInput[] = offsets.map((o) => ({
+      key: encodeOffsetKey(group, o.topic, o.partition),
+      value: encodeOffsetValue({ offset: o.offset, metadata: o.metadata ?? null, commitTimestamp: now }),
+      timestamp: now,
+    }))
+    const partition = this.broker.topic(OFFSETS_TOPIC).partition(0)
+    partition.append([encodeRecordBatch(records)])
+    await partition.flush()
+    const g = this.groups.get(group) ?? new Map<string, CommittedOffset>()
+    for (const o of offsets) g.set(tpKey(o.topic, o.partition), { offset: o.offset, metadata: o.metadata ?? null, commitTimestamp: now })
+    this.groups.set(group, g)
+  }
+
+  /** Removes offsets (all of the group's when `partitions` is omitted) with tombstones. */
+  async delete(group: string, partitions?: Array<{ topic: string; partition: number }>): Promise<void> {
+    const g = this.groups.get(group)
+    if (!g) return
+    const keys = partitions ? partitions.map((p) => tpKey(p.topic, p.partition)).filter((k) => g.has(k)) : [...g.keys()]
+    if (keys.length === 0) return
+    const now = this.now()
+    const records: RecordInput[] = keys.map((k) => {
+      const [topic, p] = k.split('\u0000')
+      return { key: encodeOffsetKey(group, topic!, Number(p)), value: null, timestamp: now }
+    })
+    const partition = this.broker.topic(OFFSETS_TOPIC).partition(0)
+    partition.append([encodeRecordBatch(records)])
+    await partition.flush()
+    for (const k of keys) g.delete(k)
+    if (g.size === 0) this.groups.delete(group)
+  }
+
+  get(group: string, topic: string, partition: number): CommittedOffset | undefined {
+    return this.groups.get(group)?.get(tpKey(topic, partition))
+  }
+
+  /** Every committed offset of a group. */
+  all(group: string): Array<{ topic: string; partition: number } & CommittedOffset> {
+    const g = this.groups.get(group)
+    if (!g) return []
+    return [...g].map(([k, v]) => {
+      const [topic, p] = k.split('\u0000')
+      return { topic: topic!, partition: Number(p), ...v }
+    })
+  }
+
+  groupIds(): string[] {
+    return [...this.groups.keys()]
+  }
+}
