@@ -373,6 +373,12 @@ export class GroupCoordinator {
     if (g && g.members.size > 0) throw new NonEmptyGroupError(`group ${groupId} has ${g.members.size} active members`)
   }
 
+  /** Refuses while the group has members; a group not seen yet is fine. */
+  assertEmptyOrNew(groupId: string): void {
+    const g = this.group(groupId, false)
+    if (g && g.members.size > 0) throw new NonEmptyGroupError(`group ${groupId} has ${g.members.size} active members`)
+  }
+
   async deleteGroup(groupId: string): Promise<void> {
     this.assertEmpty(groupId)
     const g = this.groups.get(groupId)
