@@ -42,8 +42,11 @@ export function encodeCheckpoint(entries: readonly CheckpointEntry[]): Buffer {
 
 /** Parses a checkpoint; checks magic, then version, then length, then CRC, one error per cause. */
 export function decodeCheckpoint(buf: Buffer, file: string): CheckpointEntry[] {
-  if (buf.length < 13 || buf.readUInt32BE(0) !== MAGIC) throw new CorruptionError('bad checkpoint magic', file, 0)
-  if (buf.readUInt8(4) !== VERSION) throw new CorruptionError(`unsupported checkpoint version ${buf.readUInt8(4)}`, file, 4)
+  if (buf.length < 4 || buf.readUInt32BE(0) !== MAGIC) throw new CorruptionError('bad checkpoint magic', file, 0)
+  if (buf.length > 4 && buf.readUInt8(4) !== VERSION) {
+    throw new CorruptionError(`unsupported checkpoint version ${buf.readUInt8(4)}`, file, 4)
+  }
+  if (buf.length < 13) throw new CorruptionError('bad checkpoint length', file, buf.length)
   const crcAt = buf.length - 4
   if (buf.readUInt32BE(crcAt) !== crc32c(buf, 0, crcAt)) throw new CorruptionError('bad checkpoint crc', file, crcAt)
   const count = buf.readUInt32BE(5)
@@ -64,18 +67,30 @@ export function decodeCheckpoint(buf: Buffer, file: string): CheckpointEntry[] {
   return out
 }
 
-/** Writes `data` to `file` atomically: temp file, fsync, rename, fsync of the directory. */
+/**
+ * Writes `data` to `file` atomically: temp file, fsync, rename, fsync of the directory. On failure
+ * the old file is untouched and the temp file removed (best effort).
+ */
 export async function writeFileAtomic(io: FileIO, file: string, data: Buffer): Promise<void> {
   const tmp = file + '.tmp'
-  const h = io.open(tmp, { create: true })
   try {
-    h.truncate(0)
-    h.write([data], 0)
-    await h.sync()
-  } finally {
-    h.close()
+    const h = io.open(tmp, { create: true })
+    try {
+      h.truncate(0)
+      if (data.length > 0) h.write([data], 0)
+      await h.sync()
+    } finally {
+      h.close()
+    }
+    io.rename(tmp, file)
+  } catch (err) {
+    try {
+      io.unlink(tmp)
+    } catch {
+      // The write error is the one to report; a stale .tmp is overwritten by the next write.
+    }
+    throw err
   }
-  io.rename(tmp, file)
   await io.syncDir(path.dirname(file))
 }
 

@@ -88,11 +88,10 @@ export class Log {
     for (const base of bases) {
       log.segments.push(Segment.open(io, dir, base, cfg.indexIntervalBytes, opts.readOnly, nowMs))
     }
-    if (opts.clean || opts.readOnly) {
-      if (log.segments.length > 0) log.active.loadTail()
-    } else {
-      await log.recover(opts.recoveryPoint)
-    }
+    // A read-only open after an unclean close recovers too, without cutting anything: an invalid
+    // tail there is a batch still being written.
+    if (!opts.clean) await log.recover(opts.recoveryPoint)
+    else if (log.segments.length > 0) log.active.loadTail()
     for (let i = 0; i + 1 < log.segments.length; i++) log.segments[i]!.nextOffset = log.segments[i + 1]!.baseOffset
     if (log.segments.length === 0) {
       if (opts.readOnly) return log
@@ -138,9 +137,12 @@ export class Log {
       report.deletedSegments++
       this.dirDirty = true
     }
+    // The active segment may now be one below the recovery point, which was not scanned.
+    if (this.segments.length > 0 && this.segments.length <= first) this.active.loadTail()
     if (!this.readOnly) {
       for (const seg of this.segments.slice(first, -1)) await seg.syncIndexes()
-      if (report.truncatedBytes > 0) await this.flush()
+      // Makes every recovered segment durable, so the recovery point may move past it.
+      await this.flush()
     }
     this.recovery = report
     if (report.truncatedBytes > 0 || report.invalidAt) {
@@ -201,7 +203,11 @@ export class Log {
       const maxTimestamp = readMaxTimestamp(batch)
       if (this.shouldRoll(runBytes, batch.length, next, lastOffsetDelta)) {
         flushRun()
-        this.roll(next)
+        try {
+          this.roll(next)
+        } catch (err) {
+          throw storageError('roll', this.dir, err)
+        }
       }
       setBaseOffset(batch, 0, next)
       infos.push({ baseOffset: next, lastOffset: next + lastOffsetDelta, maxTimestamp, size: batch.length })
@@ -218,7 +224,8 @@ export class Log {
     const used = seg.size + pendingBytes
     if (used === 0) return false
     if (used + batchBytes > this.config.segmentBytes) return true
-    if (this.now() - seg.rollBaseMs > this.config.segmentMs) return true
+    // An empty segment gets its time base from the append in progress: it is not old.
+    if (seg.size > 0 && this.now() - seg.rollBaseMs > this.config.segmentMs) return true
     // Relative offsets in the indexes are int32.
     return nextOffset + lastOffsetDelta - seg.baseOffset > 0x7fffffff
   }
@@ -227,8 +234,8 @@ export class Log {
   roll(baseOffset = this.nextOffset): void {
     const old = this.active
     if (old.size === 0 && old.baseOffset === baseOffset) return
-    this.sealed.push(old)
     const seg = Segment.create(this.io, this.dir, baseOffset, this.config.indexIntervalBytes, this.now())
+    this.sealed.push(old)
     old.nextOffset = baseOffset
     this.segments.push(seg)
     this.dirDirty = true
@@ -318,8 +325,8 @@ export class Log {
       const seg = this.segments[i]!
       const r = seg.read(Math.max(offset, seg.baseOffset), maxBytes)
       if (!r) continue
-      const bytes = this.trimToEnd(r.bytes, endOffset)
-      if (verify || VERIFY) this.verifyBatches(bytes, seg.file, r.position, offset)
+      let bytes = this.trimToEnd(r.bytes, endOffset)
+      if (verify || VERIFY) bytes = this.verifyBatches(bytes, seg.file, r.position, offset)
       return { bytes, file: seg.file, position: r.position }
     }
     return empty
@@ -336,12 +343,16 @@ export class Log {
     return pos === bytes.length ? bytes : bytes.subarray(0, pos)
   }
 
-  /** CRC-checks each batch and asserts it is the one asked for (pair assertion on the read side). */
-  private verifyBatches(bytes: Buffer, file: string, position: number, offset: number): void {
+  /**
+   * CRC-checks each batch and asserts it is the one asked for (pair assertion on the read side).
+   * Returns the batches before a bad one; a bad first batch raises CorruptionError.
+   */
+  private verifyBatches(bytes: Buffer, file: string, position: number, offset: number): Buffer {
     let pos = 0
     let expectAbove = -1
     while (pos < bytes.length) {
       const bad = checkBatch(bytes, pos)
+      if (bad && pos > 0) return bytes.subarray(0, pos)
       if (bad) throw new CorruptionError(`bad record batch (${bad})`, file, position + pos)
       const h = readBatchHeader(bytes, pos)
       if (pos === 0 && h.baseOffset + h.lastOffsetDelta < offset) {
@@ -351,6 +362,7 @@ export class Log {
       expectAbove = h.baseOffset + h.lastOffsetDelta
       pos += LOG_OVERHEAD + h.batchLength
     }
+    return bytes
   }
 
   /** First offset with a timestamp ≥ `timestamp`, or null when every record is older. */
@@ -358,8 +370,8 @@ export class Log {
     for (const seg of this.segments) {
       if (seg.nextOffset <= this.logStartOffset) continue
       if (seg.maxTimestamp < timestamp) continue
-      const o = seg.offsetForTimestamp(timestamp)
-      if (o !== null) return Math.max(o, this.logStartOffset)
+      const o = seg.offsetForTimestamp(timestamp, Math.max(seg.baseOffset, this.logStartOffset))
+      if (o !== null) return o
     }
     return null
   }

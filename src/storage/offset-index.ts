@@ -29,8 +29,9 @@ export class OffsetIndex {
       assert(r > this.rel[this.count - 1]! && position > this.pos[this.count - 1]!, 'index entries must increase')
     }
     if (this.count === this.rel.length) {
-      const rel = new Int32Array(this.count * 2)
-      const pos = new Int32Array(this.count * 2)
+      const grown = Math.max(16, this.count * 2)
+      const rel = new Int32Array(grown)
+      const pos = new Int32Array(grown)
       rel.set(this.rel)
       pos.set(this.pos)
       this.rel = rel

@@ -10,18 +10,10 @@ import { assert } from '../util/assert.js'
 import type { FileHandle, FileIO } from '../util/file-io.js'
 import { INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, offsetFileName } from './file-names.js'
 import { OffsetIndex } from './offset-index.js'
-import {
-  BATCH_HEADER_BYTES,
-  LOG_OVERHEAD,
-  checkBatch,
-  decodeRecords,
-  readBatchHeader,
-  type BatchHeader,
-} from './record-batch.js'
+import { BATCH_HEADER_BYTES, BATCH_LENGTH_MIN, LOG_OVERHEAD, checkBatch, decodeRecords, readBatchHeader } from './record-batch.js'
+import type { BatchHeader } from './record-batch.js'
 import { TimeIndex } from './time-index.js'
 
-/** Smallest valid batchLength: the v2 header after the length field, with no records. */
-export const MIN_BATCH_LENGTH = BATCH_HEADER_BYTES - LOG_OVERHEAD
 const SCAN_CHUNK_BYTES = 64 * 1024
 const RECOVER_CHUNK_BYTES = 1024 * 1024
 
@@ -40,11 +32,13 @@ export interface RecoverResult {
   invalidAt?: { position: number; reason: string }
 }
 
+/** The bytes `buf[0, len)` read from file position `pos` (recovery reads in big chunks). */
+type Chunk = { buf: Buffer; pos: number; len: number }
+
 export class Segment {
   readonly file: string
-  private handle: FileHandle
-  private index: OffsetIndex | null
-  private timeIndex: TimeIndex | null
+  private index: OffsetIndex | null = null
+  private timeIndex: TimeIndex | null = null
   private bytesSinceIndexEntry = 0
   private maxTs = -1
   private lastBatchBase = -1
@@ -52,53 +46,45 @@ export class Segment {
   size: number
   /** One past the last offset held (baseOffset while empty). */
   nextOffset: number
-  /** Timestamp that segmentMs rolling counts from: the first batch's max timestamp, else creation. */
+  /**
+   * Time that segmentMs rolling counts from: the clock at the segment's first append. A reopen does
+   * not know that time; the first batch's max timestamp (at most the open time) stands in for it.
+   */
   rollBaseMs: number
   /** Bytes written since the last sync. */
   dirty = false
+  /** A failed write may have left bytes past `size` that could not be cut off yet. */
+  private tornTail = false
 
   private constructor(
     private readonly io: FileIO,
     readonly dir: string,
     readonly baseOffset: number,
     private readonly indexIntervalBytes: number,
-    handle: FileHandle,
-    size: number,
+    private readonly handle: FileHandle,
     nowMs: number,
   ) {
     this.file = path.join(dir, offsetFileName(baseOffset, LOG_SUFFIX))
-    this.handle = handle
-    this.size = size
+    this.size = handle.size()
     this.nextOffset = baseOffset
-    this.index = null
-    this.timeIndex = null
     this.rollBaseMs = nowMs
   }
 
   /** Creates a new empty segment (the caller syncs the directory). */
   static create(io: FileIO, dir: string, baseOffset: number, indexIntervalBytes: number, nowMs: number): Segment {
-    const file = path.join(dir, offsetFileName(baseOffset, LOG_SUFFIX))
-    const handle = io.open(file, { create: true })
+    const handle = io.open(path.join(dir, offsetFileName(baseOffset, LOG_SUFFIX)), { create: true })
     if (handle.size() > 0) handle.truncate(0)
-    const seg = new Segment(io, dir, baseOffset, indexIntervalBytes, handle, 0, nowMs)
+    const seg = new Segment(io, dir, baseOffset, indexIntervalBytes, handle, nowMs)
     seg.index = new OffsetIndex(baseOffset)
     seg.timeIndex = new TimeIndex(baseOffset)
     for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) io.unlink(seg.sibling(suffix))
     return seg
   }
 
-  /** Opens an existing segment whose bytes are trusted (clean shutdown, or below the recovery point). */
-  static open(
-    io: FileIO,
-    dir: string,
-    baseOffset: number,
-    indexIntervalBytes: number,
-    readOnly: boolean,
-    nowMs: number,
-  ): Segment {
-    const file = path.join(dir, offsetFileName(baseOffset, LOG_SUFFIX))
-    const handle = io.open(file, { create: false, readOnly })
-    return new Segment(io, dir, baseOffset, indexIntervalBytes, handle, handle.size(), nowMs)
+  /** Opens an existing segment; the caller then loads its tail (trusted bytes) or recovers it. */
+  static open(io: FileIO, dir: string, base: number, indexIntervalBytes: number, readOnly: boolean, nowMs: number): Segment {
+    const handle = io.open(path.join(dir, offsetFileName(base, LOG_SUFFIX)), { create: false, readOnly })
+    return new Segment(io, dir, base, indexIntervalBytes, handle, nowMs)
   }
 
   sibling(suffix: string): string {
@@ -110,7 +96,9 @@ export class Segment {
     const idx = this.offsetIndex()
     const start = idx.last()?.position ?? 0
     let next = this.baseOffset
-    this.scan(start, this.size, (h) => {
+    if (start > 0) this.scan(0, this.size, (h) => this.noteFirstBatch(h))
+    this.scan(start, this.size, (h, pos) => {
+      if (pos === 0) this.noteFirstBatch(h)
       next = h.baseOffset + h.lastOffsetDelta + 1
       this.lastBatchBase = h.baseOffset
       if (h.maxTimestamp > this.maxTs) this.maxTs = h.maxTimestamp
@@ -122,11 +110,18 @@ export class Segment {
     if (lastTs && lastTs.timestamp > this.maxTs) this.maxTs = lastTs.timestamp
   }
 
+  /** A reopened segment rolls by time from its first batch (see rollBaseMs). Returns false. */
+  private noteFirstBatch(h: BatchHeader): false {
+    if (h.maxTimestamp >= 0) this.rollBaseMs = Math.min(this.rollBaseMs, h.maxTimestamp)
+    return false
+  }
+
   /** Largest timestamp in the segment (-1 when empty). */
   get maxTimestamp(): number {
     if (this.maxTs < 0 && this.size > 0) {
+      // Loading may rebuild the indexes, which sets maxTs from every batch: only ever raise it.
       const last = this.timeIdx().last()
-      if (last) this.maxTs = last.timestamp
+      if (last && last.timestamp > this.maxTs) this.maxTs = last.timestamp
     }
     return this.maxTs
   }
@@ -142,20 +137,13 @@ export class Segment {
   }
 
   private loadIndexes(): void {
-    let index: OffsetIndex | null = null
-    let timeIndex: TimeIndex | null = null
     const ixFile = this.sibling(INDEX_SUFFIX)
     const tixFile = this.sibling(TIME_INDEX_SUFFIX)
     if (this.io.exists(ixFile) && this.io.exists(tixFile)) {
-      index = OffsetIndex.fromBuffer(this.baseOffset, this.io.readFile(ixFile), this.size)
-      timeIndex = TimeIndex.fromBuffer(this.baseOffset, this.io.readFile(tixFile), 0x7fffffff)
+      this.index = OffsetIndex.fromBuffer(this.baseOffset, this.io.readFile(ixFile), this.size)
+      this.timeIndex = TimeIndex.fromBuffer(this.baseOffset, this.io.readFile(tixFile), 0x7fffffff)
     }
-    if (index && timeIndex) {
-      this.index = index
-      this.timeIndex = timeIndex
-      return
-    }
-    this.rebuildIndexes()
+    if (!this.index || !this.timeIndex) this.rebuildIndexes()
   }
 
   /** Rebuilds both indexes by scanning the batch headers of the whole .log. */
@@ -169,12 +157,6 @@ export class Segment {
     })
   }
 
-  private trackAppend(baseOffset: number, lastOffset: number, maxTimestamp: number, pos: number, size: number): void {
-    const base = this.rollBaseMs
-    this.track(baseOffset, lastOffset, maxTimestamp, pos, size)
-    this.rollBaseMs = base
-  }
-
   /** Records a batch at `pos` in the in-memory indexes and tallies. */
   private track(baseOffset: number, lastOffset: number, maxTimestamp: number, pos: number, size: number): void {
     if (this.bytesSinceIndexEntry > this.indexIntervalBytes) {
@@ -184,34 +166,42 @@ export class Segment {
     }
     this.bytesSinceIndexEntry += size
     if (maxTimestamp > this.maxTs) this.maxTs = maxTimestamp
-    if (pos === 0 && maxTimestamp >= 0) this.rollBaseMs = Math.min(this.rollBaseMs, maxTimestamp)
     this.lastBatchBase = baseOffset
     this.nextOffset = lastOffset + 1
   }
 
   /**
    * Appends batches that are already validated and carry their final offsets, in one write.
-   * Called only from Log.append. On a write error the file is cut back to its previous size.
+   * Called only from Log.append. On a write error the file is cut back to its previous size (or,
+   * when that fails too, before the next append).
    */
   append(batches: readonly Buffer[], infos: readonly AppendedBatch[], nowMs: number): void {
     const idx = this.offsetIndex()
     this.timeIdx()
     const start = this.size
-    if (start === 0) this.rollBaseMs = nowMs
+    let next = this.nextOffset
+    for (const info of infos) {
+      assert(info.baseOffset >= next && info.lastOffset >= info.baseOffset, `offsets must increase: ${info.baseOffset} < ${next}`)
+      next = info.lastOffset + 1
+    }
+    if (this.tornTail) {
+      this.handle.truncate(start)
+      this.tornTail = false
+    }
     try {
       this.handle.write(batches, start)
     } catch (err) {
       try {
         this.handle.truncate(start)
       } catch {
-        // The caller reports the write error; the next append truncates again.
+        this.tornTail = true
       }
       throw err
     }
+    if (start === 0) this.rollBaseMs = nowMs
     let pos = start
     for (const info of infos) {
-      assert(info.baseOffset >= this.nextOffset, `offsets must increase: ${info.baseOffset} < ${this.nextOffset}`)
-      this.trackAppend(info.baseOffset, info.lastOffset, info.maxTimestamp, pos, info.size)
+      this.track(info.baseOffset, info.lastOffset, info.maxTimestamp, pos, info.size)
       pos += info.size
     }
     assert(idx === this.index, 'index replaced during append')
@@ -224,7 +214,7 @@ export class Segment {
    * stop. A header that cannot be a batch (short, bad length or magic) raises CorruptionError.
    */
   scan(from: number, to: number, visit: (h: BatchHeader, pos: number, size: number) => boolean): void {
-    let chunk = Buffer.allocUnsafe(Math.min(SCAN_CHUNK_BYTES, Math.max(BATCH_HEADER_BYTES, to - from)))
+    const chunk = Buffer.allocUnsafe(Math.min(SCAN_CHUNK_BYTES, Math.max(BATCH_HEADER_BYTES, to - from)))
     let chunkPos = -1
     let chunkLen = 0
     let pos = from
@@ -237,7 +227,7 @@ export class Segment {
       const at = pos - chunkPos
       const batchLength = chunk.readInt32BE(at + 8)
       const size = LOG_OVERHEAD + batchLength
-      if (batchLength < MIN_BATCH_LENGTH || pos + size > to) {
+      if (batchLength < BATCH_LENGTH_MIN || pos + size > to) {
         throw new CorruptionError(`invalid batch length ${batchLength}`, this.file, pos)
       }
       let h: BatchHeader
@@ -249,10 +239,9 @@ export class Segment {
       if (!visit(h, pos, size)) return
       pos += size
     }
-    chunk = Buffer.alloc(0)
   }
 
-  /** Position of the first batch whose last offset is ≥ `offset`, or -1 when there is none. */
+  /** Position and header of the first batch whose last offset is ≥ `offset`, or null when none is. */
   locate(offset: number, limit = this.size): { position: number; header: BatchHeader } | null {
     const start = this.offsetIndex().lookup(offset).position
     let found: { position: number; header: BatchHeader } | null = null
@@ -288,10 +277,13 @@ export class Segment {
     return { bytes: end === buf.length ? buf : buf.subarray(0, end), position: at.position }
   }
 
-  /** First offset whose record timestamp is ≥ `timestamp`, or null when every record is older. */
-  offsetForTimestamp(timestamp: number): number | null {
+  /**
+   * First offset at or after `fromOffset` whose record timestamp is ≥ `timestamp`, or null when
+   * every such record is older.
+   */
+  offsetForTimestamp(timestamp: number, fromOffset = this.baseOffset): number | null {
     if (this.maxTimestamp < timestamp) return null
-    const start = this.timeIdx().scanStart(timestamp)
+    const start = Math.max(this.timeIdx().scanStart(timestamp), fromOffset)
     const at = this.locate(start)
     if (!at) return null
     let result: number | null = null
@@ -302,7 +294,7 @@ export class Segment {
       const bad = checkBatch(buf, 0)
       if (bad) throw new CorruptionError(`bad batch (${bad})`, this.file, pos)
       for (const r of decodeRecords(buf, 0)) {
-        if (r.timestamp >= timestamp) {
+        if (r.timestamp >= timestamp && r.offset >= fromOffset) {
           result = r.offset
           return false
         }
@@ -325,105 +317,87 @@ export class Segment {
     this.maxTs = -1
     this.nextOffset = this.baseOffset
     const fileSize = this.handle.size()
+    const chunk: Chunk = { buf: Buffer.allocUnsafe(Math.min(RECOVER_CHUNK_BYTES, Math.max(fileSize, BATCH_HEADER_BYTES))), pos: 0, len: 0 }
     let pos = 0
-    let next = Math.max(expectOffset, this.baseOffset)
     let invalid: { position: number; reason: string } | undefined
-    let buf = Buffer.allocUnsafe(Math.min(RECOVER_CHUNK_BYTES, Math.max(fileSize, BATCH_HEADER_BYTES)))
-    let bufPos = 0
-    let bufLen = 0
     while (pos < fileSize) {
-      let at = pos - bufPos
-      if (pos < bufPos || at + LOG_OVERHEAD > bufLen) {
-        bufPos = pos
-        bufLen = this.handle.read(buf, 0, Math.min(buf.length, fileSize - pos), pos)
-        at = 0
-      }
-      let reason: string | null = null
-      let size = 0
-      if (bufLen - at < LOG_OVERHEAD) reason = 'truncated'
-      else {
-        size = LOG_OVERHEAD + buf.readInt32BE(at + 8)
-        if (size < BATCH_HEADER_BYTES) reason = 'bad length'
-        else if (pos + size > fileSize) reason = 'truncated'
-        else {
-          if (at + size > bufLen) {
-            if (size > buf.length) buf = Buffer.allocUnsafe(size)
-            bufPos = pos
-            bufLen = this.handle.read(buf, 0, Math.min(buf.length, fileSize - pos), pos)
-            at = 0
-          }
-          reason = checkBatch(buf, at, at + size)
-          if (!reason) {
-            const h = readBatchHeader(buf, at)
-            if (h.baseOffset < next) reason = `offset ${h.baseOffset} below expected ${next}`
-            else {
-              this.track(h.baseOffset, h.baseOffset + h.lastOffsetDelta, h.maxTimestamp, pos, size)
-              next = this.nextOffset
-            }
-          }
-        }
-      }
-      if (reason) {
-        if (next < mustBeValidBelow) {
-          throw new CorruptionError(`invalid batch below the recovery point (${reason})`, this.file, pos)
-        }
-        invalid = { position: pos, reason }
+      const next = Math.max(expectOffset, this.nextOffset)
+      const r = this.validateAt(chunk, pos, fileSize, next)
+      if (typeof r === 'string') {
+        if (next < mustBeValidBelow) throw new CorruptionError(`invalid batch below the recovery point (${r})`, this.file, pos)
+        invalid = { position: pos, reason: r }
         break
       }
-      pos += size
+      if (pos === 0) this.noteFirstBatch(r.h)
+      this.track(r.h.baseOffset, r.h.baseOffset + r.h.lastOffsetDelta, r.h.maxTimestamp, pos, r.size)
+      pos += r.size
     }
     const truncatedBytes = fileSize - pos
-    if (truncatedBytes > 0 && truncate) {
-      this.handle.truncate(pos)
+    if (truncate) {
+      if (truncatedBytes > 0) this.handle.truncate(pos)
+      // Validated bytes may still sit only in the page cache: the next flush makes them durable
+      // before the recovery point moves past them.
       this.dirty = true
     }
     this.size = pos
     return invalid ? { truncatedBytes, invalidAt: invalid } : { truncatedBytes }
   }
 
-  /** Writes the in-memory indexes to their files (called when sealing and at a clean close). */
-  writeIndexes(): FileHandle[] {
-    const ix = this.offsetIndex()
-    const tix = this.timeIdx()
-    // A final entry makes the time index's last entry the segment's largest timestamp (as Kafka).
-    if (this.maxTs >= 0 && this.lastBatchBase >= 0) tix.maybeAppend(this.maxTs, this.lastBatchBase)
-    const handles: FileHandle[] = []
-    for (const [suffix, bytes] of [
-      [INDEX_SUFFIX, ix.toBuffer()],
-      [TIME_INDEX_SUFFIX, tix.toBuffer()],
-    ] as const) {
-      const h = this.io.open(this.sibling(suffix), { create: true })
-      h.truncate(0)
-      if (bytes.length > 0) h.write([bytes], 0)
-      handles.push(h)
+  /** Checks the batch at `pos` (length, CRC, header, offset ≥ `next`); returns it or why it is bad. */
+  private validateAt(chunk: Chunk, pos: number, fileSize: number, next: number): { h: BatchHeader; size: number } | string {
+    const fill = (bytes: number): number => {
+      if (pos >= chunk.pos && pos + bytes <= chunk.pos + chunk.len) return pos - chunk.pos
+      if (bytes > chunk.buf.length) chunk.buf = Buffer.allocUnsafe(bytes)
+      chunk.pos = pos
+      chunk.len = this.handle.read(chunk.buf, 0, Math.min(chunk.buf.length, fileSize - pos), pos)
+      return 0
     }
-    return handles
+    if (fileSize - pos < LOG_OVERHEAD) return 'truncated'
+    const size = LOG_OVERHEAD + chunk.buf.readInt32BE(fill(LOG_OVERHEAD) + 8)
+    if (size < BATCH_HEADER_BYTES) return 'bad length'
+    if (pos + size > fileSize) return 'truncated'
+    const at = fill(size)
+    const bad = checkBatch(chunk.buf, at, at + size)
+    if (bad) return bad
+    let h: BatchHeader
+    try {
+      h = readBatchHeader(chunk.buf, at)
+    } catch {
+      return 'bad header'
+    }
+    return h.baseOffset < next ? `offset ${h.baseOffset} below expected ${next}` : { h, size }
   }
 
   /** Makes the .log durable. */
   async sync(): Promise<void> {
     this.dirty = false
-    try {
-      await this.handle.sync()
-    } catch (err) {
+    await this.handle.sync().catch((err: unknown) => {
       this.dirty = true
       throw err
-    }
+    })
   }
 
-  /** Writes and fsyncs both index files (when sealing the segment). */
+  /**
+   * Writes both in-memory indexes to their files and fsyncs them (when sealing and at a clean
+   * close). The files are written before the first await, so a directory fsync started after this
+   * call covers their creation.
+   */
   async syncIndexes(): Promise<void> {
-    const handles = this.writeIndexes()
+    const tix = this.timeIdx()
+    // A final entry makes the time index's last entry the segment's largest timestamp (as Kafka).
+    if (this.maxTs >= 0 && this.lastBatchBase >= 0) tix.maybeAppend(this.maxTs, this.lastBatchBase)
+    const handles: FileHandle[] = []
     try {
+      for (const [suffix, bytes] of [[INDEX_SUFFIX, this.offsetIndex().toBuffer()], [TIME_INDEX_SUFFIX, tix.toBuffer()]] as const) {
+        const h = this.io.open(this.sibling(suffix), { create: true })
+        handles.push(h)
+        h.truncate(0)
+        if (bytes.length > 0) h.write([bytes], 0)
+      }
       await Promise.all(handles.map((h) => h.sync()))
     } finally {
       for (const h of handles) h.close()
     }
-  }
-
-  /** Reads raw bytes (used by verification tools). */
-  readRaw(buf: Buffer, position: number): number {
-    return this.handle.read(buf, 0, buf.length, position)
   }
 
   close(): void {

@@ -30,8 +30,9 @@ export class TimeIndex {
       assert(r >= this.rel[this.count - 1]!, 'time index offsets must not decrease')
     }
     if (this.count === this.ts.length) {
-      const ts = new Float64Array(this.count * 2)
-      const rel = new Int32Array(this.count * 2)
+      const grown = Math.max(16, this.count * 2)
+      const ts = new Float64Array(grown)
+      const rel = new Int32Array(grown)
       ts.set(this.ts)
       rel.set(this.rel)
       this.ts = ts

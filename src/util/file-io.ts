@@ -196,11 +196,16 @@ function enoent(file: string): NodeJS.ErrnoException {
 
 class MemoryFileHandle implements FileHandle {
   private closed = false
-  constructor(readonly path: string, private readonly io: MemoryFileIO) {}
+  constructor(readonly path: string, private readonly io: MemoryFileIO, private readonly readOnly: boolean) {}
   private file(): MemFile {
     const f = this.io.files.get(this.path)
     if (!f || this.closed) throw faultError('EBADF', 'fd', this.path)
     return f
+  }
+  /** Fails as Linux does on a descriptor opened read-only (write: EBADF, ftruncate: EINVAL). */
+  private writable(op: 'write' | 'truncate'): MemFile {
+    if (this.readOnly) throw faultError(op === 'write' ? 'EBADF' : 'EINVAL', `${op} on read-only fd`, this.path)
+    return this.file()
   }
   size(): number {
     return this.file().length
@@ -214,7 +219,7 @@ class MemoryFileHandle implements FileHandle {
   }
   write(bufs: readonly Buffer[], position: number): void {
     this.io.fault('write', this.path)
-    const f = this.file()
+    const f = this.writable('write')
     let total = 0
     for (const b of bufs) total += b.length
     const end = position + total
@@ -233,7 +238,7 @@ class MemoryFileHandle implements FileHandle {
   }
   truncate(length: number): void {
     this.io.fault('truncate', this.path)
-    const f = this.file()
+    const f = this.writable('truncate')
     if (length > f.data.length) {
       const grown = Buffer.alloc(length)
       f.data.copy(grown, 0, 0, f.length)
@@ -286,7 +291,7 @@ export class MemoryFileIO implements FileIO {
       if (!this.dirs.has(path.dirname(file))) throw enoent(path.dirname(file))
       this.files.set(file, { data: Buffer.alloc(0), length: 0, durable: Buffer.alloc(0) })
     }
-    return new MemoryFileHandle(file, this)
+    return new MemoryFileHandle(file, this, opts.readOnly === true)
   }
   exists(file: string): boolean {
     file = path.resolve(file)
