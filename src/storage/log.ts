@@ -6,7 +6,7 @@
 // Called only by Partition: appends and truncation from its write path, reads from anywhere.
 import createDebug from 'debug'
 import * as path from 'node:path'
-import { CorruptionError, OffsetOutOfRangeError, StorageError } from '../errors.js'
+import { CorruptionError, KafkaliteError, OffsetOutOfRangeError, StorageError } from '../errors.js'
 import { assert, VERIFY } from '../util/assert.js'
 import { storageError, type FileIO } from '../util/file-io.js'
 import { LOG_SUFFIX, parseSegmentFileName } from './file-names.js'
@@ -182,52 +182,45 @@ export class Log {
     if (this.failure) throw this.failure
     assert(!this.readOnly, 'append to a read-only log')
     const baseOffset = this.nextOffset
-    let next = baseOffset
-    let run: Buffer[] = []
-    let infos: AppendedBatch[] = []
-    let runBytes = 0
-    const flushRun = (): void => {
-      if (run.length === 0) return
-      try {
-        this.active.append(run, infos, this.now())
-      } catch (err) {
-        throw storageError('append', this.active.file, err)
-      }
-      run = []
-      infos = []
-      runBytes = 0
-    }
+    // One roll decision for the whole append, as Kafka: the batches land in one segment with one
+    // write, so an append is never split between two segments (a failure leaves none of it).
+    let bytes = 0
+    let offsets = 0
     for (const batch of batches) {
       if (VERIFY) assert(checkBatch(batch, 0) === null, 'appending an invalid batch')
-      const lastOffsetDelta = batch.readInt32BE(23)
-      const maxTimestamp = readMaxTimestamp(batch)
-      if (this.shouldRoll(runBytes, batch.length, next, lastOffsetDelta)) {
-        flushRun()
-        try {
-          this.roll(next)
-        } catch (err) {
-          throw storageError('roll', this.dir, err)
-        }
+      bytes += batch.length
+      offsets += batch.readInt32BE(23) + 1
+    }
+    if (this.shouldRoll(bytes, baseOffset + offsets - 1)) {
+      try {
+        this.roll(baseOffset)
+      } catch (err) {
+        throw storageError('roll', this.dir, err)
       }
+    }
+    let next = baseOffset
+    const infos: AppendedBatch[] = []
+    for (const batch of batches) {
+      const lastOffsetDelta = batch.readInt32BE(23)
       setBaseOffset(batch, 0, next)
-      infos.push({ baseOffset: next, lastOffset: next + lastOffsetDelta, maxTimestamp, size: batch.length })
-      run.push(batch)
-      runBytes += batch.length
+      infos.push({ baseOffset: next, lastOffset: next + lastOffsetDelta, maxTimestamp: readMaxTimestamp(batch), size: batch.length })
       next += lastOffsetDelta + 1
     }
-    flushRun()
+    try {
+      this.active.append(batches, infos, this.now())
+    } catch (err) {
+      throw (err as NodeJS.ErrnoException)?.code && !(err instanceof KafkaliteError) ? storageError('append', this.active.file, err) : err
+    }
     return { baseOffset, lastOffset: next - 1 }
   }
 
-  private shouldRoll(pendingBytes: number, batchBytes: number, nextOffset: number, lastOffsetDelta: number): boolean {
+  private shouldRoll(appendBytes: number, lastOffset: number): boolean {
     const seg = this.active
-    const used = seg.size + pendingBytes
-    if (used === 0) return false
-    if (used + batchBytes > this.config.segmentBytes) return true
-    // An empty segment gets its time base from the append in progress: it is not old.
-    if (seg.size > 0 && this.now() - seg.rollBaseMs > this.config.segmentMs) return true
+    if (seg.size === 0) return false
+    if (seg.size + appendBytes > this.config.segmentBytes) return true
+    if (this.now() - seg.rollBaseMs > this.config.segmentMs) return true
     // Relative offsets in the indexes are int32.
-    return nextOffset + lastOffsetDelta - seg.baseOffset > 0x7fffffff
+    return lastOffset - seg.baseOffset > 0x7fffffff
   }
 
   /** Seals the active segment and starts a new one at `baseOffset`; the sealed one is flushed soon. */

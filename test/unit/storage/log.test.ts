@@ -195,12 +195,13 @@ bothIO('offsets below the log start offset are out of range; the start offset ma
 
 // ---------------------------------------------------------------------------------------- rolling
 
-bothIO('rolls by segmentBytes: 20-digit names, segments packed up to the limit, reads across boundaries', async (env) => {
+bothIO('rolls by segmentBytes per append: 20-digit names, segments packed up to the limit, reads across boundaries', async (env) => {
   const segmentBytes = 1024
   const log = await openLog(env, { config: { segmentBytes, indexIntervalBytes: 128 } })
   const rand = rng(7)
   const model: Rec[] = []
   const sizes = new Map<number, number>()
+  const appends = new Map<number, number>()
   for (let i = 0; i < 80; ) {
     const group: Buffer[] = []
     for (let n = 1 + Math.floor(rand() * 3); n > 0; n--, i++) {
@@ -210,6 +211,7 @@ bothIO('rolls by segmentBytes: 20-digit names, segments packed up to the limit, 
     const firstOffset = log.nextOffset
     const r = appendModel(log, model, group)
     assert.equal(r.baseOffset, firstOffset)
+    appends.set(firstOffset, group.reduce((n, b) => n + b.length, 0))
     let o = r.baseOffset
     for (const b of group) {
       sizes.set(o, b.length)
@@ -221,9 +223,15 @@ bothIO('rolls by segmentBytes: 20-digit names, segments packed up to the limit, 
   const wasSegments = log.segmentCount
   sizes.set(log.nextOffset, oversized.length)
   sizes.set(log.nextOffset + 3, afterHuge.length)
+  appends.set(log.nextOffset, oversized.length + afterHuge.length)
   appendModel(log, model, [oversized, afterHuge])
   assert.ok(oversized.length > segmentBytes / 2)
-  assert.equal(log.segmentCount, wasSegments + 2, 'the big batch and the next one each start a segment')
+  assert.equal(log.segmentCount, wasSegments + 1, 'one append lands in one segment, as in Kafka')
+  const tail = batch('tail', 1)
+  sizes.set(log.nextOffset, tail.length)
+  appends.set(log.nextOffset, tail.length)
+  appendModel(log, model, [tail])
+  assert.equal(log.segmentCount, wasSegments + 2, 'the next append starts a new segment')
   await log.flush()
 
   const files = log.segmentFiles()
@@ -231,21 +239,21 @@ bothIO('rolls by segmentBytes: 20-digit names, segments packed up to the limit, 
   const bases = files.map((f) => parseSegmentFileName(path.basename(f)))
   for (const f of files) assert.match(path.basename(f), /^\d{20}\.log$/)
   assert.equal(bases[0], 0)
-  for (const b of bases) assert.ok(b !== null && sizes.has(b), `segment ${b} starts at a batch`)
+  for (const b of bases) assert.ok(b !== null && appends.has(b), `segment ${b} starts at an append`)
   const listing = env.list()
   for (const f of files.slice(0, -1)) {
     const stem = path.basename(f, '.log')
     assert.ok(listing.includes(`${stem}.index`) && listing.includes(`${stem}.timeindex`), `sealed ${stem} has its indexes`)
   }
-  // Every segment holds at most segmentBytes unless a single batch is bigger, and rolled only
-  // when the next batch would not fit.
+  // Every segment holds at most segmentBytes unless a single append is bigger, and rolled only
+  // when the next append would not fit.
   for (let s = 0; s < files.length; s++) {
     const end = s + 1 < files.length ? bases[s + 1]! : log.nextOffset
     let bytes = 0
     for (const [o, size] of sizes) if (o >= bases[s]! && o < end) bytes += size
     if (s + 1 < files.length) {
-      assert.ok(bytes <= segmentBytes || sizes.get(bases[s]!) === bytes, `segment ${s} holds ${bytes} bytes`)
-      assert.ok(bytes + sizes.get(bases[s + 1]!)! > segmentBytes, `segment ${s} rolled early`)
+      assert.ok(bytes <= segmentBytes || appends.get(bases[s]!) === bytes, `segment ${s} holds ${bytes} bytes`)
+      assert.ok(bytes + appends.get(bases[s + 1]!)! > segmentBytes, `segment ${s} rolled early`)
     }
     // The last offset of a segment and the first of the next come from their own files.
     if (s + 1 < files.length) {
