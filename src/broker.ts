@@ -12,25 +12,22 @@ export class Broker extends BrokerCore {
     return broker
   }
 
-  /** A producer appending to this broker's topics. */
+  /** A producer appending to this broker's topics; broker.close() closes it. */
   producer(options: ProducerOptions = {}): Producer {
-    this.assertOpen()
-    const p = new Producer(this, options)
-    this.track(p)
-    return p
+    this.assertWritable()
+    return this.track((untrack) => new Producer(this, options, untrack))
   }
 
-  /** A consumer reading this broker's topics. */
+  /** A consumer reading this broker's topics; broker.close() closes it. */
   consumer(options: ConsumerOptions = {}): Consumer {
     this.assertOpen()
-    let c: Consumer
-    const untrack = (): void => void this.clients.delete(c)
-    c = new Consumer(this, options, untrack)
-    this.clients.add(c)
-    return c
+    return this.track((untrack) => new Consumer(this, options, untrack))
   }
 
-  private track(client: { close(): Promise<void> }): void {
+  /** Keeps a client until it closes, so that close() can close the ones still open. */
+  private track<C extends { close(): Promise<void> }>(create: (untrack: () => void) => C): C {
+    const client: C = create(() => void this.clients.delete(client))
     this.clients.add(client)
+    return client
   }
 }

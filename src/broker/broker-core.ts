@@ -122,6 +122,7 @@ export class BrokerCore extends EventEmitter {
     try {
       await this.load()
     } catch (err) {
+      this.abandonLogs()
       await this.lock?.release()
       this.lock = null
       throw err
@@ -177,18 +178,23 @@ export class BrokerCore extends EventEmitter {
   ): Promise<Topic> {
     const state: TopicState = { record, config: resolveTopicConfig(record.config, this.topicDefaults), topic: null! }
     const partitions: Partition[] = []
-    for (let i = 0; i < record.partitions; i++) {
-      const key = partitionDirName(record.name, i)
-      const log = await Log.open(this.io, path.join(this.dir, key), {
-        config: state.config,
-        recoveryPoint: ctx.recoveryPoints.get(key) ?? 0,
-        logStartOffset: ctx.startOffsets.get(key) ?? 0,
-        clean: ctx.clean,
-        readOnly: this.readOnly,
-        now: this.now,
-      })
-      if (log.recovery) this.recovery.push(log.recovery)
-      partitions.push(new Partition(record.name, i, log, () => state.config, this.now))
+    try {
+      for (let i = 0; i < record.partitions; i++) {
+        const key = partitionDirName(record.name, i)
+        const log = await Log.open(this.io, path.join(this.dir, key), {
+          config: state.config,
+          recoveryPoint: ctx.recoveryPoints.get(key) ?? 0,
+          logStartOffset: ctx.startOffsets.get(key) ?? 0,
+          clean: ctx.clean,
+          readOnly: this.readOnly,
+          now: this.now,
+        })
+        if (log.recovery) this.recovery.push(log.recovery)
+        partitions.push(new Partition(record.name, i, log, () => state.config, this.now))
+      }
+    } catch (err) {
+      for (const p of partitions) p.abandon()
+      throw err
     }
     state.topic = new Topic(record.name, record.id, partitions, () => state.config)
     this.topicStates.set(record.name, state)
@@ -199,7 +205,7 @@ export class BrokerCore extends EventEmitter {
     if (this.closing) throw new ClosedError('broker is closed')
   }
 
-  private assertWritable(): void {
+  protected assertWritable(): void {
     this.assertOpen()
     if (this.readOnly) throw new InvalidConfigError('broker was opened read-only')
   }
@@ -211,8 +217,11 @@ export class BrokerCore extends EventEmitter {
     return run
   }
 
-  /** Creates a topic. The metadata record is fsync'd before the partitions' directories exist. */
-  createTopic(name: string, options: CreateTopicOptions = {}): Promise<Topic> {
+  /**
+   * Creates a topic. The metadata record is fsync'd before the partitions' directories exist. Bad
+   * input rejects (never throws synchronously) before anything is written.
+   */
+  async createTopic(name: string, options: CreateTopicOptions = {}): Promise<Topic> {
     this.assertWritable()
     validateTopicName(name)
     if (options === null || typeof options !== 'object') throw new InvalidConfigError('createTopic options must be an object')
@@ -342,6 +351,12 @@ export class BrokerCore extends EventEmitter {
     await writeCheckpoint(this.io, path.join(this.dir, LOG_START_OFFSET_FILE), this.checkpointEntries((l) => l.logStartOffset))
   }
 
+  /** Closes every open log without flushing (after a failed open, or a simulated crash). */
+  private abandonLogs(): void {
+    for (const s of this.topicStates.values()) for (const p of s.topic.partitionList) p.abandon()
+    this.meta?.log.abandon()
+  }
+
   /**
    * Stops without flushing, checkpointing or writing the clean-shutdown marker, as if the process
    * had died (for crash tests over the in-memory file layer; combine with MemoryFileIO.crash()).
@@ -349,8 +364,7 @@ export class BrokerCore extends EventEmitter {
   async simulateCrash(): Promise<void> {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer)
     this.closing ??= Promise.resolve()
-    for (const s of this.topicStates.values()) for (const p of s.topic.partitionList) p.abandon()
-    this.meta?.log.abandon()
+    this.abandonLogs()
     await this.lock?.release()
     this.lock = null
   }

@@ -52,6 +52,29 @@ export async function lockDir(dir: string, onCompromised: (err: Error) => void):
   const real = fs.realpathSync(dir)
   const held = heldDirs()
   if (held.has(real)) throw new LockError(`data dir ${dir} is already open in this process (pid ${process.pid})`, process.pid)
+  // Claimed before the first await, so concurrent opens in this process cannot both get through.
+  held.add(real)
+  try {
+    const release = await acquire(dir, real, onCompromised)
+    return {
+      async release() {
+        held.delete(real)
+        fs.rmSync(path.join(real, LOCK_DIR, OWNER_FILE), { force: true })
+        try {
+          await release()
+        } catch (err) {
+          debug('releasing the lock of %s: %s', dir, (err as Error).message)
+        }
+      },
+    }
+  } catch (err) {
+    held.delete(real)
+    throw err
+  }
+}
+
+/** Takes proper-lockfile's lock (over a dead holder's on this host) and records this process as owner. */
+async function acquire(dir: string, real: string, onCompromised: (err: Error) => void): Promise<() => Promise<void>> {
   const lockPath = path.join(real, LOCK_DIR)
   const opts = { lockfilePath: lockPath, realpath: false, stale: 10_000, retries: 0, onCompromised }
   let release: () => Promise<void>
@@ -60,6 +83,7 @@ export async function lockDir(dir: string, onCompromised: (err: Error) => void):
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw new LockError(`cannot lock ${dir}: ${(err as Error).message}`, undefined, { cause: err })
     const owner = readOwner(lockPath)
+    // Our own pid is stale here: this process holds no open of the dir (checked by the caller).
     const stale = owner !== null && owner.host === os.hostname() && (owner.pid === process.pid || !isRunning(owner.pid))
     if (!stale) {
       const who = owner ? `pid ${owner.pid} on ${owner.host}` : 'another process'
@@ -75,16 +99,5 @@ export async function lockDir(dir: string, onCompromised: (err: Error) => void):
   }
   const owner: Owner = { pid: process.pid, host: os.hostname(), since: new Date().toISOString() }
   fs.writeFileSync(path.join(lockPath, OWNER_FILE), JSON.stringify(owner))
-  held.add(real)
-  return {
-    async release() {
-      held.delete(real)
-      fs.rmSync(path.join(lockPath, OWNER_FILE), { force: true })
-      try {
-        await release()
-      } catch (err) {
-        debug('releasing the lock of %s: %s', dir, (err as Error).message)
-      }
-    },
-  }
+  return release
 }

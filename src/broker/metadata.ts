@@ -53,7 +53,13 @@ export class MetadataLog {
       now: opts.now,
     })
     const meta = new MetadataLog(log, opts.now)
-    const state = meta.replay()
+    let state: MetadataState
+    try {
+      state = meta.replay()
+    } catch (err) {
+      log.abandon()
+      throw err
+    }
     if (log.nextOffset === 0 && !opts.readOnly) {
       await meta.append({ t: 'version', version: METADATA_VERSION })
       state.version = METADATA_VERSION

@@ -1,9 +1,9 @@
 // A topic partition: its Log, the high watermark, and the readers waiting for new records.
 // There is one replica, so the high watermark is the log end offset. Appends run synchronously on the
 // caller's turn of the event loop (the write path), durability waits on the Log's group commit.
-import { ClosedError, InvalidRecordError, RecordTooLargeError } from '../errors.js'
+import { ClosedError, InvalidConfigError, InvalidRecordError, OffsetOutOfRangeError, RecordTooLargeError } from '../errors.js'
 import type { Log } from '../storage/log.js'
-import { LOG_OVERHEAD, MAGIC_V2, checkBatch, setLogAppendTime } from '../storage/record-batch.js'
+import { LOG_OVERHEAD, checkBatch, decodeRecords, readBatchHeader, setLogAppendTime } from '../storage/record-batch.js'
 import type { TopicConfig } from './topic-config.js'
 
 export type Acks = 'all' | 'leader' | 'none'
@@ -70,6 +70,7 @@ export class Partition {
    */
   append(batches: readonly Buffer[]): AppendInfo {
     if (this.closed) throw new ClosedError(`partition ${this.topic}-${this.index} is closed`)
+    if (this.log.readOnly) throw new InvalidConfigError(`partition ${this.topic}-${this.index} was opened read-only`)
     const cfg = this.config()
     for (const b of batches) {
       if (b.length > cfg.maxMessageBytes) {
@@ -90,33 +91,37 @@ export class Partition {
 
   /**
    * Raw append of Kafka RecordBatch v2 bytes (one or more whole batches), e.g. from a produce request.
-   * Each batch is CRC-checked; its baseOffset is rewritten in place. Resolves per `acks`.
+   * Every batch is validated (CRC, header, records) before any is written; baseOffsets are rewritten
+   * in place. Resolves per `acks`.
    */
   async appendBatch(bytes: Buffer, options: { acks?: Acks } = {}): Promise<AppendInfo> {
+    if (this.closed) throw new ClosedError(`partition ${this.topic}-${this.index} is closed`)
+    if (!Buffer.isBuffer(bytes)) throw new InvalidRecordError('appendBatch takes a Buffer of record batches')
+    const acks = options?.acks ?? 'all'
+    if (acks !== 'all' && acks !== 'leader' && acks !== 'none') throw new InvalidConfigError(`acks must be 'all', 'leader' or 'none'`)
     const batches: Buffer[] = []
     let pos = 0
     while (pos < bytes.length) {
-      if (bytes.length - pos < LOG_OVERHEAD) throw new InvalidRecordError(`truncated record batch at byte ${pos}`)
-      const size = LOG_OVERHEAD + bytes.readInt32BE(pos + 8)
-      const bad = checkBatch(bytes, pos, Math.min(bytes.length, pos + Math.max(size, 0)))
-      if (bad) {
-        if (bytes.length - pos > 16 && bytes[pos + 16] !== MAGIC_V2) throw new InvalidRecordError(`unsupported record batch magic ${bytes[pos + 16]}`)
-        throw new InvalidRecordError(`invalid record batch at byte ${pos}: ${bad}`)
-      }
+      const size = validateBatch(bytes, pos)
       batches.push(bytes.subarray(pos, pos + size))
       pos += size
     }
     if (batches.length === 0) throw new InvalidRecordError('no record batch given')
     const info = this.append(batches)
-    if ((options.acks ?? 'all') === 'all') await this.log.flush()
+    if (acks === 'all') await this.log.flush()
     return info
   }
 
   /** Whole batches from the one holding `offset`, bounded by `maxBytes` and the high watermark. */
   readBatches(options: ReadBatchesOptions): ReadBatchesResult {
     if (this.closed) throw new ClosedError(`partition ${this.topic}-${this.index} is closed`)
+    if (!Number.isSafeInteger(options.offset)) {
+      throw new OffsetOutOfRangeError(`offset ${String(options.offset)} is not an integer (${this.topic}-${this.index})`)
+    }
+    const maxBytes = options.maxBytes ?? DEFAULT_FETCH_BYTES
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new InvalidConfigError(`maxBytes must be an integer ≥ 0, got ${String(maxBytes)}`)
     const hw = this.highWatermark
-    const { bytes } = this.log.read(options.offset, options.maxBytes ?? DEFAULT_FETCH_BYTES, hw)
+    const { bytes } = this.log.read(options.offset, maxBytes, hw)
     return {
       bytes,
       highWatermark: hw,
@@ -164,4 +169,29 @@ export class Partition {
     this.listeners.clear()
     this.log.abandon()
   }
+}
+
+/**
+ * Checks the batch at `pos` as Kafka's broker does before an append: length, magic and CRC, a header
+ * with a known compression, and records that decode with offset deltas 0..lastOffsetDelta (so the
+ * offsets this batch takes are exactly the ones it declares). Returns the batch's size.
+ */
+function validateBatch(bytes: Buffer, pos: number): number {
+  if (bytes.length - pos < LOG_OVERHEAD) throw new InvalidRecordError(`truncated record batch at byte ${pos}`)
+  const size = LOG_OVERHEAD + bytes.readInt32BE(pos + 8)
+  const bad = checkBatch(bytes, pos, Math.min(bytes.length, pos + Math.max(size, 0)))
+  if (bad === 'bad magic') throw new InvalidRecordError(`unsupported record batch magic ${bytes[pos + 16]} at byte ${pos}`)
+  if (bad) throw new InvalidRecordError(`invalid record batch at byte ${pos}: ${bad}`)
+  try {
+    const h = readBatchHeader(bytes, pos)
+    if (h.recordCount < 1 || h.lastOffsetDelta !== h.recordCount - 1) {
+      throw new Error(`lastOffsetDelta ${h.lastOffsetDelta} does not match ${h.recordCount} records`)
+    }
+    decodeRecords(bytes, pos).forEach((r, i) => {
+      if (r.offset !== h.baseOffset + i) throw new Error(`record ${i} has offset delta ${r.offset - h.baseOffset}`)
+    })
+  } catch (err) {
+    throw new InvalidRecordError(`invalid record batch at byte ${pos}: ${(err as Error).message}`, { cause: err })
+  }
+  return size
 }

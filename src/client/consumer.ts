@@ -1,23 +1,21 @@
 // Consumer without a group: reads every partition of the subscribed topics (or the ones assigned),
 // in bounded fetches, and waits for appends when it has caught up (no polling timer). Messages are
 // delivered by `run({ eachMessage | eachBatch })` or by `for await (const m of consumer)`.
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { EventEmitter } from 'node:events'
 import createDebug from 'debug'
-import {
-  ClosedError,
-  InvalidConfigError,
-  InvalidPartitionError,
-  KafkaliteError,
-  OffsetOutOfRangeError,
-} from '../errors.js'
+import { ClosedError, InvalidConfigError, InvalidPartitionError, KafkaliteError } from '../errors.js'
 import type { BrokerCore } from '../broker/broker-core.js'
 import type { Partition } from '../broker/partition.js'
-import { decodeFetch, type DeliveredMessage } from './fetch-decode.js'
-import { resolveCodec, type CodecSpec, type ResolvedCodec } from './serde.js'
+import { checkOffset, fetchChunks, type AutoOffsetReset, type Chunk, type DeliveredMessage, type FetchLimits, type FetchPosition } from './fetch-decode.js'
+import { resolveCodec, type CodecSpec } from './serde.js'
 
 const debug = createDebug('kafkalite:consumer')
 
-export type AutoOffsetReset = 'earliest' | 'latest' | 'none'
+/** Set while a consumer's run loop (and so its handlers) runs: close() from a handler must not wait for itself. */
+const runScope = new AsyncLocalStorage<Consumer>()
+
+export type { AutoOffsetReset }
 
 export interface RetryOptions {
   /** Attempts after the first one before the consumer gives up (default 5). */
@@ -69,34 +67,10 @@ export interface CrashEvent {
   offset?: number
 }
 
-interface Assigned {
-  topic: string
-  partition: Partition
-  /** Next offset to fetch. */
-  position: number
-  /** Next offset after the last message handed to the application. */
-  delivered: number
-  paused: boolean
-  /** Bumped by seek and pause: fetched messages of an older epoch are dropped. */
-  epoch: number
-}
-
-interface Chunk {
-  a: Assigned
-  epoch: number
-  messages: Message[]
-  nextOffset: number
-  highWatermark: number
-}
-
 export class Consumer extends EventEmitter {
-  private readonly assigned = new Map<string, Assigned>()
+  private readonly assigned = new Map<string, FetchPosition>()
   private readonly fromBeginning: boolean
-  private readonly autoOffsetReset: AutoOffsetReset
-  private readonly maxBytes: number
-  private readonly maxBytesPerPartition: number
-  private readonly keyCodec: ResolvedCodec
-  private readonly valueCodec: ResolvedCodec
+  private readonly limits: FetchLimits
   private readonly retry: Required<RetryOptions>
   private closed = false
   private running = false
@@ -105,6 +79,7 @@ export class Consumer extends EventEmitter {
   private keepAlive: NodeJS.Timeout | null = null
   private sleepers = new Set<() => void>()
   private rr = 0
+  private iterating = 0
 
   /** @internal use broker.consumer() */
   constructor(
@@ -115,21 +90,18 @@ export class Consumer extends EventEmitter {
     super()
     const o = options ?? {}
     this.fromBeginning = !!o.fromBeginning
-    this.autoOffsetReset = o.autoOffsetReset ?? 'earliest'
-    if (!['earliest', 'latest', 'none'].includes(this.autoOffsetReset)) {
+    const autoOffsetReset = o.autoOffsetReset ?? 'earliest'
+    if (!['earliest', 'latest', 'none'].includes(autoOffsetReset)) {
       throw new InvalidConfigError(`autoOffsetReset must be 'earliest', 'latest' or 'none'`)
     }
-    this.maxBytes = positiveInt(o.maxBytes ?? 10 * 1024 * 1024, 'maxBytes')
-    this.maxBytesPerPartition = positiveInt(o.maxBytesPerPartition ?? 1024 * 1024, 'maxBytesPerPartition')
-    this.keyCodec = resolveCodec(o.keyCodec, 'key')
-    this.valueCodec = resolveCodec(o.valueCodec, 'value')
-    const r = o.retry ?? {}
-    this.retry = {
-      retries: nonNegativeInt(r.retries ?? 5, 'retry.retries'),
-      initialRetryTime: nonNegativeInt(r.initialRetryTime ?? 100, 'retry.initialRetryTime'),
-      maxRetryTime: nonNegativeInt(r.maxRetryTime ?? 30_000, 'retry.maxRetryTime'),
-      multiplier: r.multiplier ?? 2,
+    this.limits = {
+      autoOffsetReset,
+      maxBytes: positiveInt(o.maxBytes ?? 10 * 1024 * 1024, 'maxBytes'),
+      maxBytesPerPartition: positiveInt(o.maxBytesPerPartition ?? 1024 * 1024, 'maxBytesPerPartition'),
+      keyCodec: resolveCodec(o.keyCodec, 'key'),
+      valueCodec: resolveCodec(o.valueCodec, 'value'),
     }
+    this.retry = retryOptions(o.retry ?? {})
   }
 
   private assertOpen(): void {
@@ -150,43 +122,44 @@ export class Consumer extends EventEmitter {
     const names = new Set<string>()
     for (const t of list) {
       if (t instanceof RegExp) {
-        for (const topic of this.broker.topics()) if (t.test(topic.name)) names.add(topic.name)
+        // search() ignores the g and y flags and lastIndex, so every matching topic is found.
+        for (const topic of this.broker.topics()) if (topic.name.search(t) !== -1) names.add(topic.name)
       } else names.add(this.broker.topic(t).name)
     }
-    const add: Array<{ topic: string; partition: number; offset?: number }> = []
+    const add: TopicPartitionOffset[] = []
     for (const name of names) {
       const topic = this.broker.topic(name)
       for (let p = 0; p < topic.partitions; p++) {
         if (!this.assigned.has(key(name, p))) add.push({ topic: name, partition: p })
       }
     }
-    this.addAssignments(add, fromBeginning)
+    this.addAssignments(this.resolve(add, fromBeginning))
   }
 
   /** Reads exactly these partitions, from `offset` when given (else per fromBeginning). */
   assign(partitions: TopicPartitionOffset[]): void {
     this.assertOpen()
     if (!Array.isArray(partitions)) throw new InvalidConfigError('assign takes an array of { topic, partition, offset? }')
+    const resolved = this.resolve(partitions, this.fromBeginning)
     this.assigned.clear()
-    this.addAssignments(partitions, this.fromBeginning)
+    this.addAssignments(resolved)
   }
 
-  private addAssignments(list: TopicPartitionOffset[], fromBeginning: boolean): void {
-    const resolved = list.map((tp) => {
+  /** Checks every entry (topic, partition, offset in range) before the assignment changes. */
+  private resolve(list: TopicPartitionOffset[], fromBeginning: boolean): Array<{ topic: string; partition: Partition; offset: number }> {
+    return list.map((tp) => {
+      if (tp === null || typeof tp !== 'object') throw new InvalidConfigError('expected { topic, partition, offset? }')
       const partition = this.broker.topic(tp.topic).partition(tp.partition)
       const offset = tp.offset ?? (fromBeginning ? partition.logStartOffset : partition.highWatermark)
       checkOffset(partition, offset)
       return { topic: tp.topic, partition, offset }
     })
-    for (const r of resolved) {
-      this.assigned.set(key(r.topic, r.partition.index), {
-        topic: r.topic,
-        partition: r.partition,
-        position: r.offset,
-        delivered: r.offset,
-        paused: false,
-        epoch: 0,
-      })
+  }
+
+  private addAssignments(resolved: Array<{ topic: string; partition: Partition; offset: number }>): void {
+    for (const { topic, partition, offset } of resolved) {
+      const a: FetchPosition = { topic, partition, position: offset, delivered: offset, paused: false, rewind: false, epoch: 0 }
+      this.assigned.set(key(topic, partition.index), a)
     }
     this.wake?.()
   }
@@ -201,7 +174,7 @@ export class Consumer extends EventEmitter {
     return this.get(topic, partition).delivered
   }
 
-  private get(topic: string, partition: number): Assigned {
+  private get(topic: string, partition: number): FetchPosition {
     const a = this.assigned.get(key(topic, partition))
     if (!a) throw new InvalidPartitionError(`${topic}-${partition} is not assigned to this consumer`)
     return a
@@ -223,17 +196,19 @@ export class Consumer extends EventEmitter {
     }
     a.position = offset
     a.delivered = offset
+    a.rewind = false
     a.epoch++
     this.wake?.()
   }
 
-  /** Stops fetching these partitions (all of a topic's when `partitions` is omitted) until resume(). */
+  /**
+   * Stops fetching these partitions (all of a topic's when `partitions` is omitted) until resume().
+   * Called from a handler, the message in hand counts as delivered unless the handler throws.
+   */
   pause(list: Array<{ topic: string; partitions?: number[] }>): void {
     for (const a of this.select(list)) {
-      if (a.paused) continue
       a.paused = true
-      a.position = a.delivered
-      a.epoch++
+      a.rewind = true
     }
   }
 
@@ -252,9 +227,9 @@ export class Consumer extends EventEmitter {
     return [...out].map(([topic, partitions]) => ({ topic, partitions }))
   }
 
-  private select(list: Array<{ topic: string; partitions?: number[] }>): Assigned[] {
+  private select(list: Array<{ topic: string; partitions?: number[] }>): FetchPosition[] {
     if (!Array.isArray(list)) throw new InvalidConfigError('expected an array of { topic, partitions? }')
-    const out: Assigned[] = []
+    const out: FetchPosition[] = []
     for (const { topic, partitions } of list) {
       for (const a of this.assigned.values()) {
         if (a.topic === topic && (!partitions || partitions.includes(a.partition.index))) out.push(a)
@@ -263,50 +238,12 @@ export class Consumer extends EventEmitter {
     return out
   }
 
-  /** One bounded fetch over the assigned partitions, round-robin; empty when nothing is available. */
-  private fetchOnce(): Chunk[] {
-    const list = [...this.assigned.values()]
-    const out: Chunk[] = []
-    let budget = this.maxBytes
-    const start = this.rr++
-    for (let k = 0; k < list.length && budget > 0; k++) {
-      const a = list[(start + k) % list.length]!
-      const p = a.partition
-      if (a.paused || p.isClosed) continue
-      if (a.position < p.logStartOffset || a.position > p.highWatermark) this.resetOutOfRange(a)
-      if (a.position >= p.highWatermark) continue
-      const r = p.readBatches({ offset: a.position, maxBytes: Math.min(this.maxBytesPerPartition, budget) })
-      if (r.bytes.length === 0) {
-        a.position = r.highWatermark
-        continue
-      }
-      const dec = decodeFetch(a.topic, p.index, r.bytes, a.position, this.keyCodec, this.valueCodec)
-      a.position = dec.nextOffset
-      budget -= r.bytes.length
-      out.push({ a, epoch: a.epoch, messages: dec.messages, nextOffset: dec.nextOffset, highWatermark: r.highWatermark })
-    }
-    return out
-  }
-
-  private resetOutOfRange(a: Assigned): void {
-    const p = a.partition
-    if (this.autoOffsetReset === 'none') {
-      throw new OffsetOutOfRangeError(
-        `offset ${a.position} of ${a.topic}-${p.index} is out of range [${p.logStartOffset}, ${p.highWatermark}] and autoOffsetReset is 'none'`,
-      )
-    }
-    const to = this.autoOffsetReset === 'earliest' ? p.logStartOffset : p.highWatermark
-    debug('%s-%d: offset %d out of range, reset to %d', a.topic, p.index, a.position, to)
-    a.position = to
-    a.delivered = to
-    a.epoch++
-  }
-
   /** The next fetched chunks; waits for appends when caught up. Null once closed. */
   private async nextChunks(): Promise<Chunk[] | null> {
     for (;;) {
       if (this.closed) return null
-      const chunks = this.fetchOnce()
+      const list = [...this.assigned.values()]
+      const chunks = fetchChunks(list, this.rr++, this.limits)
       if (chunks.length > 0) return chunks
       await new Promise<void>((resolve) => {
         const unsubs: Array<() => void> = []
@@ -321,14 +258,19 @@ export class Consumer extends EventEmitter {
     }
   }
 
+  /** The chunk's partition is still assigned and was not sought since the fetch. */
   private isCurrent(c: Chunk): boolean {
     return !this.closed && c.a.epoch === c.epoch && this.assigned.get(key(c.a.topic, c.a.partition.index)) === c.a
   }
 
+  private deliverable(c: Chunk): boolean {
+    return this.isCurrent(c) && !c.a.paused
+  }
+
   /**
    * Starts delivering messages to `eachMessage` (one at a time) or `eachBatch`. Resolves once the
-   * consumer is running; processing goes on until close(). A handler that throws is retried with
-   * backoff; after `retry.retries` failures the consumer stops and emits 'crash'.
+   * consumer is running, before the first delivery; processing goes on until close(). A handler that
+   * throws is retried with backoff; after `retry.retries` retries the consumer stops and emits 'crash'.
    */
   async run(options: RunOptions): Promise<void> {
     this.assertOpen()
@@ -337,33 +279,44 @@ export class Consumer extends EventEmitter {
     if (this.running) throw new InvalidConfigError('consumer is already running')
     this.running = true
     this.holdProcess()
-    this.loop = this.runLoop(options).finally(() => {
+    this.loop = runScope.run(this, () => this.runLoop(options)).finally(() => {
       this.running = false
       this.releaseProcess()
     })
   }
 
   private async runLoop({ eachMessage, eachBatch }: RunOptions): Promise<void> {
+    // Let run()'s caller go on first: delivery starts on a later turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve))
     try {
       for (;;) {
         const chunks = await this.nextChunks()
         if (!chunks) return
         for (const c of chunks) {
-          if (!this.isCurrent(c)) continue
-          if (eachBatch) {
-            const batch: Batch = { topic: c.a.topic, partition: c.a.partition.index, highWatermark: c.highWatermark, messages: c.messages }
-            const ok = await this.withRetry(() => eachBatch(batch), c.messages[0])
-            if (!ok) return
-            if (this.isCurrent(c)) c.a.delivered = c.nextOffset
+          if (!this.deliverable(c)) continue
+          if (c.messages.length === 0) {
+            // Only control batches (or records before the position): nothing to hand out, move on.
+            c.a.delivered = c.nextOffset
             continue
           }
+          if (eachBatch) {
+            const batch: Batch = { topic: c.a.topic, partition: c.a.partition.index, highWatermark: c.highWatermark, messages: c.messages }
+            const r = await this.withRetry(c, () => eachBatch(batch), c.messages[0])
+            if (r === 'stop') return
+            if (r === 'done' && this.isCurrent(c)) c.a.delivered = c.nextOffset
+            continue
+          }
+          let complete = true
           for (const m of c.messages) {
-            if (!this.isCurrent(c)) break
-            const ok = await this.withRetry(() => eachMessage!(m), m)
-            if (!ok) return
+            const r = this.deliverable(c) ? await this.withRetry(c, () => eachMessage!(m), m) : 'later'
+            if (r === 'stop') return
+            if (r === 'later') {
+              complete = false
+              break
+            }
             if (this.isCurrent(c)) c.a.delivered = m.offset + 1
           }
-          if (this.isCurrent(c)) c.a.delivered = c.nextOffset
+          if (complete && this.isCurrent(c)) c.a.delivered = c.nextOffset
         }
       }
     } catch (err) {
@@ -371,22 +324,29 @@ export class Consumer extends EventEmitter {
     }
   }
 
-  /** Runs a handler with retries; false when the consumer must stop (crashed or closed). */
-  private async withRetry(fn: () => Promise<void> | void, m: Message | undefined): Promise<boolean> {
+  /**
+   * Runs a handler with retries. 'done' on success; 'later' when it failed after its partition was
+   * paused, sought or revoked (the message is fetched again from there, nothing is retried now);
+   * 'stop' when the consumer closed or crashed.
+   */
+  private async withRetry(c: Chunk, fn: () => Promise<void> | void, m: Message | undefined): Promise<'done' | 'later' | 'stop'> {
     let delay = this.retry.initialRetryTime
     for (let attempt = 0; ; attempt++) {
       try {
         await fn()
-        return true
+        return 'done'
       } catch (error) {
+        if (this.closed) return 'stop'
+        if (!this.deliverable(c)) return 'later'
         const fatal = error instanceof KafkaliteError && !error.retriable
         if (fatal || attempt >= this.retry.retries) {
           this.crash({ error, topic: m?.topic, partition: m?.partition, offset: m?.offset })
-          return false
+          return 'stop'
         }
         debug('handler failed (attempt %d), retrying in %d ms: %s', attempt + 1, delay, (error as Error)?.message)
         await this.sleep(delay)
-        if (this.closed) return false
+        if (this.closed) return 'stop'
+        if (!this.deliverable(c)) return 'later'
         delay = Math.min(this.retry.maxRetryTime, delay * this.retry.multiplier)
       }
     }
@@ -415,12 +375,10 @@ export class Consumer extends EventEmitter {
   }
 
   private releaseProcess(): void {
-    if (this.running || this.iterating > 0) return
+    if (!this.closed && (this.running || this.iterating > 0)) return
     if (this.keepAlive) clearInterval(this.keepAlive)
     this.keepAlive = null
   }
-
-  private iterating = 0
 
   /** Messages one by one; waits at the end of the log; ends when the consumer closes. */
   async *[Symbol.asyncIterator](): AsyncGenerator<Message, void, undefined> {
@@ -432,36 +390,37 @@ export class Consumer extends EventEmitter {
         const chunks = await this.nextChunks()
         if (!chunks) return
         for (const c of chunks) {
+          let complete = true
           for (const m of c.messages) {
-            if (!this.isCurrent(c)) break
+            if (!this.deliverable(c)) {
+              complete = false
+              break
+            }
             c.a.delivered = m.offset + 1
             yield m
           }
-          if (this.isCurrent(c)) c.a.delivered = c.nextOffset
+          if (complete && this.isCurrent(c)) c.a.delivered = c.nextOffset
         }
       }
     } finally {
       // Fetched but undelivered messages are read again by the next loop.
-      for (const a of this.assigned.values()) {
-        if (a.position !== a.delivered) {
-          a.position = a.delivered
-          a.epoch++
-        }
-      }
+      for (const a of this.assigned.values()) a.rewind = true
       this.iterating--
       this.releaseProcess()
     }
   }
 
-  /** Stops fetching, waits for the handler in flight, and releases the process. */
+  /**
+   * Stops fetching, waits for the handler in flight, and releases the process. Called from inside a
+   * handler it does not wait for that handler (which is waiting for it): delivery stops after it.
+   */
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
     this.wake?.()
     for (const s of [...this.sleepers]) s()
-    await this.loop
+    if (runScope.getStore() !== this) await this.loop
     this.running = false
-    this.releaseProcess()
     if (this.keepAlive) clearInterval(this.keepAlive)
     this.keepAlive = null
     this.onClose()
@@ -472,11 +431,14 @@ function key(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`
 }
 
-function checkOffset(p: Partition, offset: number): void {
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < p.logStartOffset || offset > p.highWatermark) {
-    throw new OffsetOutOfRangeError(
-      `offset ${String(offset)} is out of range [${p.logStartOffset}, ${p.highWatermark}] for ${p.topic}-${p.index}`,
-    )
+function retryOptions(r: RetryOptions): Required<RetryOptions> {
+  const multiplier = r.multiplier ?? 2
+  if (typeof multiplier !== 'number' || !(multiplier >= 1)) throw new InvalidConfigError('retry.multiplier must be a number ≥ 1')
+  return {
+    retries: nonNegativeInt(r.retries ?? 5, 'retry.retries'),
+    initialRetryTime: nonNegativeInt(r.initialRetryTime ?? 100, 'retry.initialRetryTime'),
+    maxRetryTime: nonNegativeInt(r.maxRetryTime ?? 30_000, 'retry.maxRetryTime'),
+    multiplier,
   }
 }
 

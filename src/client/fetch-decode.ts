@@ -1,7 +1,98 @@
-// Turns the raw batches a partition returns into delivered messages: skips control batches and
-// records before the requested offset, converts headers into an object of Buffers and applies codecs.
+// A consumer's fetch: bounded reads over its assigned partitions (round-robin, at least one whole
+// batch each, KIP-74), turned into delivered messages: skips control batches and records before the
+// requested offset, converts headers into an object of Buffers and applies codecs.
+import createDebug from 'debug'
+import { InvalidRecordError, OffsetOutOfRangeError } from '../errors.js'
+import type { Partition } from '../broker/partition.js'
 import { LOG_OVERHEAD, decodeRecords, readBatchHeader } from '../storage/record-batch.js'
 import type { ResolvedCodec } from './serde.js'
+
+const debug = createDebug('kafkalite:consumer')
+
+export type AutoOffsetReset = 'earliest' | 'latest' | 'none'
+
+/** Where a consumer stands in one assigned partition. */
+export interface FetchPosition {
+  topic: string
+  partition: Partition
+  /** Next offset to fetch. */
+  position: number
+  /** Next offset after the last message handed to the application. */
+  delivered: number
+  paused: boolean
+  /** Set by pause(): the next fetch starts again at `delivered` (what was fetched beyond it is dropped). */
+  rewind: boolean
+  /** Bumped by seek and offset resets: fetched messages of an older epoch are dropped. */
+  epoch: number
+}
+
+/** The messages one fetch got from one partition. */
+export interface Chunk {
+  a: FetchPosition
+  epoch: number
+  messages: DeliveredMessage<unknown, unknown>[]
+  nextOffset: number
+  highWatermark: number
+}
+
+export interface FetchLimits {
+  /** Bytes per fetch over all partitions, and per partition (soft: at least one batch). */
+  maxBytes: number
+  maxBytesPerPartition: number
+  autoOffsetReset: AutoOffsetReset
+  keyCodec: ResolvedCodec
+  valueCodec: ResolvedCodec
+}
+
+/** One bounded fetch over `list`, starting at index `start` (round-robin); empty when nothing is new. */
+export function fetchChunks(list: FetchPosition[], start: number, limits: FetchLimits): Chunk[] {
+  const out: Chunk[] = []
+  let budget = limits.maxBytes
+  for (let k = 0; k < list.length && budget > 0; k++) {
+    const a = list[(start + k) % list.length]!
+    const p = a.partition
+    if (a.paused || p.isClosed) continue
+    if (a.rewind) {
+      a.position = a.delivered
+      a.rewind = false
+    }
+    if (a.position < p.logStartOffset || a.position > p.highWatermark) resetOutOfRange(a, limits.autoOffsetReset)
+    if (a.position >= p.highWatermark) continue
+    const r = p.readBatches({ offset: a.position, maxBytes: Math.min(limits.maxBytesPerPartition, budget) })
+    if (r.bytes.length === 0) {
+      a.position = r.highWatermark
+      continue
+    }
+    const dec = decodeFetch(a.topic, p.index, r.bytes, a.position, limits.keyCodec, limits.valueCodec)
+    a.position = dec.nextOffset
+    budget -= r.bytes.length
+    out.push({ a, epoch: a.epoch, messages: dec.messages, nextOffset: dec.nextOffset, highWatermark: r.highWatermark })
+  }
+  return out
+}
+
+function resetOutOfRange(a: FetchPosition, reset: AutoOffsetReset): void {
+  const p = a.partition
+  if (reset === 'none') {
+    throw new OffsetOutOfRangeError(
+      `offset ${a.position} of ${a.topic}-${p.index} is out of range [${p.logStartOffset}, ${p.highWatermark}] and autoOffsetReset is 'none'`,
+    )
+  }
+  const to = reset === 'earliest' ? p.logStartOffset : p.highWatermark
+  debug('%s-%d: offset %d out of range, reset to %d', a.topic, p.index, a.position, to)
+  a.position = to
+  a.delivered = to
+  a.epoch++
+}
+
+/** Offsets a consumer may be placed at: from the log start offset up to the high watermark. */
+export function checkOffset(p: Partition, offset: number): void {
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < p.logStartOffset || offset > p.highWatermark) {
+    throw new OffsetOutOfRangeError(
+      `offset ${String(offset)} is out of range [${p.logStartOffset}, ${p.highWatermark}] for ${p.topic}-${p.index}`,
+    )
+  }
+}
 
 export interface DeliveredMessage<K = Buffer | null, V = Buffer | null> {
   topic: string
@@ -48,15 +139,14 @@ export function decodeFetch(
             else headers[key] = [prev, value]
           }
         }
-        messages.push({
-          topic,
-          partition,
-          offset: r.offset,
-          timestamp: r.timestamp,
-          key: keyCodec.decode(r.key),
-          value: valueCodec.decode(r.value),
-          headers,
-        })
+        let key: unknown, value: unknown
+        try {
+          key = keyCodec.decode(r.key)
+          value = valueCodec.decode(r.value)
+        } catch (err) {
+          throw new InvalidRecordError(`${topic}-${partition} offset ${r.offset}: the codec cannot decode it: ${(err as Error).message}`, { cause: err })
+        }
+        messages.push({ topic, partition, offset: r.offset, timestamp: r.timestamp, key, value, headers })
       }
     }
     if (last + 1 > next) next = last + 1

@@ -2,29 +2,17 @@
 // appends them, and resolves per `acks`. Every message of a send is checked before any is written.
 // With lingerMs > 0, records of concurrent sends to a partition are collected into shared batches.
 import createDebug from 'debug'
-import {
-  ClosedError,
-  InvalidConfigError,
-  InvalidPartitionError,
-  InvalidRecordError,
-  RecordTooLargeError,
-} from '../errors.js'
+import { ClosedError, InvalidConfigError, InvalidPartitionError, InvalidRecordError, RecordTooLargeError } from '../errors.js'
 import type { BrokerCore } from '../broker/broker-core.js'
 import type { Acks, AppendInfo, Partition } from '../broker/partition.js'
 import type { Topic } from '../broker/topic.js'
-import {
-  encodeRecordBatch,
-  type Compression,
-  type RecordHeader,
-  type RecordInput,
-} from '../storage/record-batch.js'
+import { encodeRecordBatch, type Compression, type RecordInput } from '../storage/record-batch.js'
 import { partitionForKey } from './partitioner.js'
-import { resolveCodec, toBytes, type CodecSpec, type ResolvedCodec } from './serde.js'
+import { encodeHeaders, resolveCodec, type CodecSpec, type MessageHeaders, type ResolvedCodec } from './serde.js'
 
 const debug = createDebug('kafkalite:producer')
 
-export type HeaderValue = Buffer | Uint8Array | string | null | undefined
-export type MessageHeaders = Record<string, HeaderValue | HeaderValue[]>
+export type { HeaderValue, MessageHeaders } from './serde.js'
 
 export interface Message<K = unknown, V = unknown> {
   key?: K | null
@@ -78,6 +66,15 @@ interface Slot {
   reject: (err: unknown) => void
 }
 
+interface Prepared {
+  topic: Topic
+  records: RecordInput[]
+  partitions: number[]
+  /** Estimated bytes of the records (upper bound), counted against maxInFlightBytes. */
+  bytes: number
+  maxBatch: number
+}
+
 interface Pending {
   partition: Partition
   records: RecordInput[]
@@ -96,9 +93,13 @@ export class Producer {
   private readonly keyCodec: ResolvedCodec
   private readonly valueCodec: ResolvedCodec
   private inFlightBytes = 0
-  private drainWaiters: Array<() => void> = []
+  /** Sends waiting for room under maxInFlightBytes, first come first served. */
+  private admitQueue: Array<{ bytes: number; admit: () => void }> = []
   private pending = new Map<Partition, Pending>()
   private lingerTimer: NodeJS.Timeout | null = null
+  /** While a flush() waits, lingering records go out at once. */
+  private flushing = 0
+  /** Every send from its start (including those waiting for room) until it settles. */
   private inFlight = new Set<Promise<unknown>>()
   private closed = false
   private roundRobin = 0
@@ -107,6 +108,7 @@ export class Producer {
   constructor(
     private readonly broker: BrokerCore,
     options: ProducerOptions = {},
+    private readonly onClose: () => void = () => {},
   ) {
     const o = options ?? {}
     this.acks = o.acks ?? 'all'
@@ -130,22 +132,47 @@ export class Producer {
     const t = this.broker.topic(topic)
     const list = Array.isArray(messages) ? messages : [messages]
     if (list.length === 0) return []
-    const now = Date.now()
-    const prepared = this.prepare(t, list as Message[], now)
-    if (this.inFlightBytes > 0 && this.inFlightBytes + prepared.bytes > this.maxInFlightBytes) await this.drained(prepared.bytes)
-    if (this.closed) throw new ClosedError('producer is closed')
-    this.inFlightBytes += prepared.bytes
-    const p = (this.lingerMs > 0 ? this.enqueue(prepared) : this.appendNow(prepared)).finally(() => {
-      this.inFlightBytes -= prepared.bytes
-      this.inFlight.delete(p)
-      this.wakeDrainWaiters()
-    })
+    const prepared = this.prepare(t, list as Message[], Date.now())
+    const p = this.dispatch(prepared)
     this.inFlight.add(p)
-    const slot = await p
+    const slot = await p.finally(() => this.inFlight.delete(p))
     return list.map((_, i) => ({ topic, partition: prepared.partitions[i]!, offset: slot.offsets[i]!, timestamp: slot.timestamps[i]! }))
   }
 
-  private prepare(topic: Topic, list: Message[], now: number) {
+  /** Waits for room under maxInFlightBytes, then appends (or lingers) and holds the room until acked. */
+  private async dispatch(prep: Prepared): Promise<Slot> {
+    await this.admit(prep.bytes)
+    try {
+      return await (this.lingerMs > 0 ? this.enqueue(prep) : this.appendNow(prep))
+    } finally {
+      this.inFlightBytes -= prep.bytes
+      this.admitWaiting()
+    }
+  }
+
+  /** Back-pressure: a send goes when its bytes fit (or nothing is in flight) and nobody waits before it. */
+  private admit(bytes: number): Promise<void> {
+    if (this.admitQueue.length === 0 && this.fits(bytes)) {
+      this.inFlightBytes += bytes
+      return Promise.resolve()
+    }
+    return new Promise((admit) => this.admitQueue.push({ bytes, admit }))
+  }
+
+  private fits(bytes: number): boolean {
+    return this.inFlightBytes === 0 || this.inFlightBytes + bytes <= this.maxInFlightBytes
+  }
+
+  /** Admits queued sends in order, reserving their bytes at once so they cannot overshoot together. */
+  private admitWaiting(): void {
+    while (this.admitQueue.length > 0 && this.fits(this.admitQueue[0]!.bytes)) {
+      const next = this.admitQueue.shift()!
+      this.inFlightBytes += next.bytes
+      next.admit()
+    }
+  }
+
+  private prepare(topic: Topic, list: Message[], now: number): Prepared {
     const maxBatch = Math.min(this.batchBytes, topic.config.maxMessageBytes)
     const records: RecordInput[] = new Array(list.length)
     const partitions: number[] = new Array(list.length)
@@ -157,7 +184,7 @@ export class Producer {
       if (!('value' in m)) throw new InvalidRecordError(`message ${i} has no value (use null for a tombstone)`)
       const key = this.keyCodec.encode(m.key, 'key')
       const value = this.valueCodec.encode(m.value, 'value')
-      const headers = normalizeHeaders(m.headers, i)
+      const headers = encodeHeaders(m.headers, i)
       const timestamp = m.timestamp ?? now
       if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp < 0) {
         throw new InvalidRecordError(`message ${i} has an invalid timestamp ${String(m.timestamp)}`)
@@ -166,9 +193,9 @@ export class Producer {
       const r: RecordInput = { key, value, headers, timestamp }
       records[i] = r
       const size = recordSize(r)
-      if (size + BATCH_OVERHEAD_BYTES > maxBatch) {
+      if (this.batchBound(size) > maxBatch) {
         throw new RecordTooLargeError(
-          `message ${i} of about ${size} bytes is larger than the batch limit ${maxBatch} (maxMessageBytes ${topic.config.maxMessageBytes} of topic ${topic.name})`,
+          `message ${i} needs up to ${this.batchBound(size)} bytes as a record batch, over the limit ${maxBatch} (maxMessageBytes ${topic.config.maxMessageBytes} of topic ${topic.name}, batchBytes ${this.batchBytes})`,
         )
       }
       bytes += size
@@ -197,7 +224,7 @@ export class Producer {
   }
 
   /** lingerMs = 0: encode and append this send's records at once. */
-  private async appendNow(prep: ReturnType<Producer['prepare']>): Promise<Slot> {
+  private async appendNow(prep: Prepared): Promise<Slot> {
     const { records, partitions, topic, maxBatch } = prep
     const slot = newSlot(records.length)
     const byPartition = new Map<number, number[]>()
@@ -209,8 +236,9 @@ export class Producer {
     // Encode everything first: an encoding failure must leave nothing written.
     const work: Array<{ partition: Partition; batches: Buffer[]; groups: number[][] }> = []
     for (const [p, idx] of byPartition) {
-      const groups = splitBySize(idx, (i) => recordSize(records[i]!), maxBatch)
+      const groups = splitBySize(idx, (i) => recordSize(records[i]!), (bytes) => this.batchBound(bytes) <= maxBatch)
       const batches = groups.map((g) => encodeRecordBatch(g.map((i) => records[i]!), { compression: this.compression }))
+      for (const b of batches) checkBatchSize(b, topic)
       work.push({ partition: topic.partition(p), batches, groups })
     }
     const flushes: Promise<void>[] = []
@@ -224,7 +252,7 @@ export class Producer {
   }
 
   /** lingerMs > 0: add to the partitions' pending batches; they go out on the timer or when full. */
-  private enqueue(prep: ReturnType<Producer['prepare']>): Promise<Slot> {
+  private enqueue(prep: Prepared): Promise<Slot> {
     const { records, partitions, topic, maxBatch } = prep
     return new Promise<Slot>((resolve, reject) => {
       const slot = newSlot(records.length)
@@ -234,7 +262,7 @@ export class Producer {
         const partition = topic.partition(partitions[i]!)
         const size = recordSize(records[i]!)
         let pend = this.pending.get(partition)
-        if (pend && pend.bytes + size + BATCH_OVERHEAD_BYTES > maxBatch) {
+        if (pend && this.batchBound(pend.bytes + size) > maxBatch) {
           this.sendPending(pend)
           pend = undefined
         }
@@ -246,7 +274,8 @@ export class Producer {
         pend.owners.push({ slot, index: i })
         pend.bytes += size
       }
-      if (!this.lingerTimer && this.pending.size > 0) {
+      if (this.flushing > 0) this.flushPending()
+      else if (!this.lingerTimer && this.pending.size > 0) {
         this.lingerTimer = setTimeout(() => this.flushPending(), this.lingerMs)
       }
     })
@@ -283,34 +312,30 @@ export class Producer {
     else done()
   }
 
-  private drained(bytes: number): Promise<void> {
-    return new Promise((resolve) => {
-      const check = (): void => {
-        if (this.closed || this.inFlightBytes === 0 || this.inFlightBytes + bytes <= this.maxInFlightBytes) resolve()
-        else this.drainWaiters.push(check)
-      }
-      check()
-    })
+  /** Upper bound of the encoded size of a batch whose records take `recordBytes` (see recordSize). */
+  private batchBound(recordBytes: number): number {
+    return BATCH_OVERHEAD_BYTES + (this.compression === 'gzip' ? gzipBound(recordBytes) : recordBytes)
   }
 
-  private wakeDrainWaiters(): void {
-    const waiters = this.drainWaiters
-    this.drainWaiters = []
-    for (const w of waiters) w()
-  }
-
-  /** Sends every lingering record now and waits for all sends in flight. */
+  /** Sends every lingering record now and waits for every send in flight (also those waiting for room). */
   async flush(): Promise<void> {
-    this.flushPending()
-    await Promise.allSettled([...this.inFlight])
+    this.flushing++
+    try {
+      while (this.inFlight.size > 0) {
+        this.flushPending()
+        await Promise.allSettled([...this.inFlight])
+      }
+    } finally {
+      this.flushing--
+    }
   }
 
-  /** Flushes, then refuses further sends. */
+  /** Refuses new sends at once, then waits for the ones already made. */
   async close(): Promise<void> {
     if (this.closed) return
-    await this.flush()
     this.closed = true
-    this.wakeDrainWaiters()
+    await this.flush()
+    this.onClose()
     debug('producer closed')
   }
 }
@@ -332,17 +357,17 @@ function fillSlot(slot: Slot, info: AppendInfo, groups: number[][], ts: (i: numb
   }
 }
 
-/** Splits indexes into runs whose estimated batch size stays under `max`. */
-function splitBySize(idx: number[], size: (i: number) => number, max: number): number[][] {
+/** Splits indexes into runs whose records' estimated bytes `fit` one batch. */
+function splitBySize(idx: number[], size: (i: number) => number, fit: (bytes: number) => boolean): number[][] {
   const out: number[][] = []
   let cur: number[] = []
-  let bytes = BATCH_OVERHEAD_BYTES
+  let bytes = 0
   for (const i of idx) {
     const s = size(i)
-    if (cur.length > 0 && bytes + s > max) {
+    if (cur.length > 0 && !fit(bytes + s)) {
       out.push(cur)
       cur = []
-      bytes = BATCH_OVERHEAD_BYTES
+      bytes = 0
     }
     cur.push(i)
     bytes += s
@@ -351,22 +376,26 @@ function splitBySize(idx: number[], size: (i: number) => number, max: number): n
   return out
 }
 
+/**
+ * zlib's compressBound for the default window and memory level, plus the 18-byte gzip wrapper in
+ * place of zlib's 6: incompressible records grow by this much at most.
+ */
+function gzipBound(n: number): number {
+  return n + (n >>> 12) + (n >>> 14) + (n >>> 25) + 13 + 12
+}
+
+/** The estimate is an upper bound; this pairs it with the encoded size before anything is written. */
+function checkBatchSize(batch: Buffer, topic: Topic): void {
+  if (batch.length > topic.config.maxMessageBytes) {
+    throw new RecordTooLargeError(`record batch of ${batch.length} bytes exceeds maxMessageBytes ${topic.config.maxMessageBytes} of topic ${topic.name}`)
+  }
+}
+
 /** Upper bound of a record's encoded size (varints at their widest). */
 function recordSize(r: RecordInput): number {
   let n = RECORD_OVERHEAD_BYTES + (r.key?.length ?? 0) + (r.value?.length ?? 0)
   if (r.headers) for (const h of r.headers) n += 10 + Buffer.byteLength(h.key) + (h.value?.length ?? 0)
   return n
-}
-
-function normalizeHeaders(headers: MessageHeaders | undefined, i: number): RecordHeader[] | undefined {
-  if (headers === undefined || headers === null) return undefined
-  if (typeof headers !== 'object' || Array.isArray(headers)) throw new InvalidRecordError(`message ${i}: headers must be an object`)
-  const out: RecordHeader[] = []
-  for (const [key, v] of Object.entries(headers)) {
-    if (v === undefined) continue
-    for (const item of Array.isArray(v) ? v : [v]) out.push({ key, value: toBytes(item, `header '${key}'`) })
-  }
-  return out
 }
 
 function checkInt(v: unknown, name: string, min: number): number {

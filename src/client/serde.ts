@@ -3,6 +3,7 @@
 // (msgpackr); or any { encode, decode }.
 import { pack, unpack } from 'msgpackr'
 import { InvalidConfigError, InvalidRecordError } from '../errors.js'
+import type { RecordHeader } from '../storage/record-batch.js'
 
 export interface Codec<T = unknown> {
   encode(value: T): Buffer | Uint8Array | string | null
@@ -54,6 +55,8 @@ export function resolveCodec(spec: CodecSpec | undefined, what: string): Resolve
       } catch (err) {
         throw new InvalidRecordError(`${w}Codec could not encode the ${w}: ${(err as Error).message}`, { cause: err })
       }
+      // undefined (JSON.stringify of a function) must not turn into a tombstone.
+      if (out === undefined) throw new InvalidRecordError(`${w}Codec gave nothing for the ${w} (${typeof v})`)
       return toBytes(out, w)
     },
     decode(b) {
@@ -61,4 +64,19 @@ export function resolveCodec(spec: CodecSpec | undefined, what: string): Resolve
       return identity ? b : codec.decode(b)
     },
   }
+}
+
+export type HeaderValue = Buffer | Uint8Array | string | null | undefined
+export type MessageHeaders = Record<string, HeaderValue | HeaderValue[]>
+
+/** Headers as the record batch stores them: one entry per value, an array value repeating its key. */
+export function encodeHeaders(headers: MessageHeaders | undefined, i: number): RecordHeader[] | undefined {
+  if (headers === undefined || headers === null) return undefined
+  if (typeof headers !== 'object' || Array.isArray(headers)) throw new InvalidRecordError(`message ${i}: headers must be an object`)
+  const out: RecordHeader[] = []
+  for (const [key, v] of Object.entries(headers)) {
+    if (v === undefined) continue
+    for (const item of Array.isArray(v) ? v : [v]) out.push({ key, value: toBytes(item, `header '${key}'`) })
+  }
+  return out
 }
