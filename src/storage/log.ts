@@ -85,13 +85,18 @@ export class Log {
       : []
     const nowMs = opts.now()
     const cfg = opts.config
-    for (const base of bases) {
-      log.segments.push(Segment.open(io, dir, base, cfg.indexIntervalBytes, opts.readOnly, nowMs))
+    try {
+      for (const base of bases) {
+        log.segments.push(Segment.open(io, dir, base, cfg.indexIntervalBytes, opts.readOnly, nowMs))
+      }
+      // A read-only open after an unclean close recovers too, without cutting anything: an invalid
+      // tail there is a batch still being written.
+      if (!opts.clean) await log.recover(opts.recoveryPoint)
+      else if (log.segments.length > 0) log.active.loadTail()
+    } catch (err) {
+      log.abandon()
+      throw err
     }
-    // A read-only open after an unclean close recovers too, without cutting anything: an invalid
-    // tail there is a batch still being written.
-    if (!opts.clean) await log.recover(opts.recoveryPoint)
-    else if (log.segments.length > 0) log.active.loadTail()
     for (let i = 0; i + 1 < log.segments.length; i++) log.segments[i]!.nextOffset = log.segments[i + 1]!.baseOffset
     if (log.segments.length === 0) {
       if (opts.readOnly) return log
