@@ -1,14 +1,28 @@
-// The public Broker: the storage engine (BrokerCore) plus the clients built on it. Kept above the
-// client layer so that broker/ never imports client/.
+// The public Broker: the storage engine (BrokerCore) plus the clients and the group coordinator
+// built on it. Kept above the client layer so that broker/ never imports client/.
 import { BrokerCore, type BrokerOptions } from './broker/broker-core.js'
 import { Consumer, type ConsumerOptions } from './client/consumer.js'
+import { ConsumerGroup } from './client/group/consumer-group.js'
+import { GroupCoordinator, type GroupState } from './client/group/coordinator.js'
+import { OffsetStore } from './client/group/offset-store.js'
 import { Producer, type ProducerOptions } from './client/producer.js'
+import { assert } from './util/assert.js'
 
 export class Broker extends BrokerCore {
+  private coordinator: GroupCoordinator | null = null
+
   /** Opens (or creates) a data dir; without `dir` the broker keeps everything in memory. */
   static async open(options: BrokerOptions = {}): Promise<Broker> {
     const broker = new Broker(options ?? {})
     await broker.start()
+    try {
+      const offsets = new OffsetStore(broker, broker.now)
+      await offsets.load()
+      broker.coordinator = new GroupCoordinator(offsets)
+    } catch (err) {
+      await broker.close()
+      throw err
+    }
     return broker
   }
 
@@ -18,10 +32,32 @@ export class Broker extends BrokerCore {
     return this.track((untrack) => new Producer(this, options, untrack))
   }
 
-  /** A consumer reading this broker's topics; broker.close() closes it. */
+  /** A consumer reading this broker's topics (sharing them with its group when given a groupId). */
   consumer(options: ConsumerOptions = {}): Consumer {
     this.assertOpen()
-    return this.track((untrack) => new Consumer(this, options, untrack))
+    return this.track((untrack) => new Consumer(this, options, untrack, this.coordinator ?? undefined))
+  }
+
+  /** The consumer group `groupId`: describe(), lag(), resetOffsets(), delete(). */
+  group(groupId: string): ConsumerGroup {
+    this.assertOpen()
+    return new ConsumerGroup(groupId, this, this.groupCoordinator())
+  }
+
+  /** Every group with members or committed offsets. */
+  groups(): Array<{ groupId: string; state: GroupState }> {
+    this.assertOpen()
+    return this.groupCoordinator().list()
+  }
+
+  private groupCoordinator(): GroupCoordinator {
+    assert(this.coordinator, 'the group coordinator is created at open')
+    return this.coordinator
+  }
+
+  override async close(): Promise<void> {
+    await super.close()
+    this.coordinator?.close()
   }
 
   /** Keeps a client until it closes, so that close() can close the ones still open. */

@@ -79,6 +79,7 @@ export class BrokerCore extends EventEmitter {
   private checkpointTimer: NodeJS.Timeout | null = null
   private adminChain: Promise<unknown> = Promise.resolve()
   private closing: Promise<void> | null = null
+  private logsClosed = false
   private readonly healthErrors: BrokerHealth['errors'] = []
   /** Closed by close(): producers, consumers and other clients of this broker. */
   protected readonly clients = new Set<{ close(): Promise<void> }>()
@@ -205,6 +206,11 @@ export class BrokerCore extends EventEmitter {
     if (this.closing) throw new ClosedError('broker is closed')
   }
 
+  /** Topics stay readable while close() shuts the clients down (they commit and flush on the way). */
+  private assertLogsOpen(): void {
+    if (this.logsClosed) throw new ClosedError('broker is closed')
+  }
+
   protected assertWritable(): void {
     this.assertOpen()
     if (this.readOnly) throw new InvalidConfigError('broker was opened read-only')
@@ -250,7 +256,7 @@ export class BrokerCore extends EventEmitter {
 
   /** The topic with this name, or UnknownTopicError. */
   topic(name: string): Topic {
-    this.assertOpen()
+    this.assertLogsOpen()
     const state = this.topicStates.get(name)
     if (!state) {
       if (typeof name !== 'string') throw new UnknownTopicError(`topic must be a string, got ${typeof name}`)
@@ -264,9 +270,13 @@ export class BrokerCore extends EventEmitter {
   }
 
   /** Every topic, by name. */
-  topics(): Topic[] {
-    this.assertOpen()
-    return [...this.topicStates.values()].map((s) => s.topic).sort((a, b) => (a.name < b.name ? -1 : 1))
+  /** Every topic, by name; internal ones (`__consumer_offsets`) only with `{ internal: true }`, as Kafka lists them. */
+  topics(options: { internal?: boolean } = {}): Topic[] {
+    this.assertLogsOpen()
+    return [...this.topicStates.values()]
+      .map((s) => s.topic)
+      .filter((t) => options?.internal || !t.name.startsWith('__'))
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
   }
 
   health(): BrokerHealth {
@@ -329,6 +339,7 @@ export class BrokerCore extends EventEmitter {
     this.checkpointTimer = null
     await Promise.allSettled([...this.clients].map((c) => c.close()))
     await this.adminChain
+    this.logsClosed = true
     let failed = false
     for (const { log } of this.allLogs()) if (log.failure) failed = true
     const closes = [...this.topicStates.values()].flatMap((s) => s.topic.partitionList.map((p) => p.close()))
@@ -364,6 +375,7 @@ export class BrokerCore extends EventEmitter {
   async simulateCrash(): Promise<void> {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer)
     this.closing ??= Promise.resolve()
+    this.logsClosed = true
     this.abandonLogs()
     await this.lock?.release()
     this.lock = null

@@ -1,5 +1,6 @@
-// Consumer without a group: reads every partition of the subscribed topics (or the ones assigned),
-// in bounded fetches, and waits for appends when it has caught up (no polling timer). Messages are
+// Consumer: without a group it reads every partition of the subscribed topics (or the ones
+// assigned); with a `groupId` it shares them with the group's other members (GroupSession). Fetches
+// are bounded, and a consumer that has caught up waits for appends (no polling timer). Messages are
 // delivered by `run({ eachMessage | eachBatch })` or by `for await (const m of consumer)`.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { EventEmitter } from 'node:events'
@@ -9,6 +10,9 @@ import type { BrokerCore } from '../broker/broker-core.js'
 import type { Partition } from '../broker/partition.js'
 import { checkOffset, fetchChunks, type AutoOffsetReset, type Chunk, type DeliveredMessage, type FetchLimits, type FetchPosition } from './fetch-decode.js'
 import { resolveCodec, type CodecSpec } from './serde.js'
+import type { GroupCoordinator } from './group/coordinator.js'
+import type { OffsetCommit } from './group/offset-store.js'
+import { GroupSession, type GroupOptions } from './group/session.js'
 
 const debug = createDebug('kafkalite:consumer')
 
@@ -26,8 +30,8 @@ export interface RetryOptions {
   multiplier?: number
 }
 
-export interface ConsumerOptions {
-  /** Start at the log start offset instead of the end (default false). */
+export interface ConsumerOptions extends Partial<GroupOptions> {
+  /** Start at the log start offset instead of the end (default false; with a group: when it has no committed offset). */
   fromBeginning?: boolean
   /** What to do when the position falls outside the log (e.g. after retention): default 'earliest'. */
   autoOffsetReset?: AutoOffsetReset
@@ -68,14 +72,15 @@ export interface CrashEvent {
 }
 
 export class Consumer extends EventEmitter {
-  private readonly assigned = new Map<string, FetchPosition>()
-  private readonly fromBeginning: boolean
+  readonly assigned = new Map<string, FetchPosition>()
+  readonly fromBeginning: boolean
+  private readonly group: GroupSession | null
   private readonly limits: FetchLimits
   private readonly retry: Required<RetryOptions>
   private closed = false
   private running = false
   private loop: Promise<void> | null = null
-  private wake: (() => void) | null = null
+  private wakeFn: (() => void) | null = null
   private keepAlive: NodeJS.Timeout | null = null
   private sleepers = new Set<() => void>()
   private rr = 0
@@ -86,6 +91,7 @@ export class Consumer extends EventEmitter {
     private readonly broker: BrokerCore,
     options: ConsumerOptions = {},
     private readonly onClose: () => void = () => {},
+    coordinator?: GroupCoordinator,
   ) {
     super()
     const o = options ?? {}
@@ -102,6 +108,16 @@ export class Consumer extends EventEmitter {
       valueCodec: resolveCodec(o.valueCodec, 'value'),
     }
     this.retry = retryOptions(o.retry ?? {})
+    this.group = null
+    if (o.groupId !== undefined) {
+      if (!coordinator) throw new InvalidConfigError('consumer groups need a broker with a group coordinator')
+      this.group = new GroupSession(broker, coordinator, this, { ...o, groupId: o.groupId })
+    }
+  }
+
+  /** Wakes the fetch loop (new assignment, seek, resume, rebalance, close). */
+  wake(): void {
+    this.wakeFn?.()
   }
 
   private assertOpen(): void {
@@ -126,6 +142,10 @@ export class Consumer extends EventEmitter {
         for (const topic of this.broker.topics()) if (topic.name.search(t) !== -1) names.add(topic.name)
       } else names.add(this.broker.topic(t).name)
     }
+    if (this.group) {
+      this.group.subscribe([...new Set([...this.group.membership.subscription, ...names])])
+      return
+    }
     const add: TopicPartitionOffset[] = []
     for (const name of names) {
       const topic = this.broker.topic(name)
@@ -140,6 +160,7 @@ export class Consumer extends EventEmitter {
   assign(partitions: TopicPartitionOffset[]): void {
     this.assertOpen()
     if (!Array.isArray(partitions)) throw new InvalidConfigError('assign takes an array of { topic, partition, offset? }')
+    if (this.group) throw new InvalidConfigError('a group consumer gets its partitions from the group: use subscribe()')
     const resolved = this.resolve(partitions, this.fromBeginning)
     this.assigned.clear()
     this.addAssignments(resolved)
@@ -161,7 +182,22 @@ export class Consumer extends EventEmitter {
       const a: FetchPosition = { topic, partition, position: offset, delivered: offset, paused: false, rewind: false, epoch: 0 }
       this.assigned.set(key(topic, partition.index), a)
     }
-    this.wake?.()
+    this.wakeFn?.()
+  }
+
+  /** Commits the offsets processed so far on this member's partitions (group consumers). */
+  async commit(): Promise<void> {
+    this.assertOpen()
+    if (!this.group) throw new InvalidConfigError('commit() needs a consumer with a groupId')
+    await this.group.commit()
+  }
+
+  /** Commits explicit offsets (each the next offset to read) for this member's generation. */
+  async commitOffsets(offsets: OffsetCommit[]): Promise<void> {
+    this.assertOpen()
+    if (!this.group) throw new InvalidConfigError('commitOffsets() needs a consumer with a groupId')
+    if (!Array.isArray(offsets)) throw new InvalidConfigError('commitOffsets takes an array of { topic, partition, offset }')
+    await this.group.commitOffsets(offsets)
   }
 
   /** The partitions this consumer reads. */
@@ -198,7 +234,7 @@ export class Consumer extends EventEmitter {
     a.delivered = offset
     a.rewind = false
     a.epoch++
-    this.wake?.()
+    this.wakeFn?.()
   }
 
   /**
@@ -214,7 +250,7 @@ export class Consumer extends EventEmitter {
 
   resume(list: Array<{ topic: string; partitions?: number[] }>): void {
     for (const a of this.select(list)) a.paused = false
-    this.wake?.()
+    this.wakeFn?.()
   }
 
   paused(): Array<{ topic: string; partitions: number[] }> {
@@ -242,18 +278,26 @@ export class Consumer extends EventEmitter {
   private async nextChunks(): Promise<Chunk[] | null> {
     for (;;) {
       if (this.closed) return null
+      if (this.group) {
+        await this.group.maintain()
+        if (this.closed) return null
+      }
       const list = [...this.assigned.values()]
       const chunks = fetchChunks(list, this.rr++, this.limits)
       if (chunks.length > 0) return chunks
       await new Promise<void>((resolve) => {
         const unsubs: Array<() => void> = []
+        let timer: NodeJS.Timeout | undefined
         const done = (): void => {
           for (const u of unsubs) u()
-          if (this.wake === done) this.wake = null
+          if (timer) clearTimeout(timer)
+          if (this.wakeFn === done) this.wakeFn = null
           resolve()
         }
-        this.wake = done
+        this.wakeFn = done
         for (const a of this.assigned.values()) unsubs.push(a.partition.onAppend(done))
+        // A group member keeps heartbeating while it waits.
+        if (this.group) timer = setTimeout(done, this.group.heartbeatIntervalMs)
       })
     }
   }
@@ -264,7 +308,7 @@ export class Consumer extends EventEmitter {
   }
 
   private deliverable(c: Chunk): boolean {
-    return this.isCurrent(c) && !c.a.paused
+    return this.isCurrent(c) && !c.a.paused && (!this.group || this.group.owns(c.a.topic, c.a.partition.index))
   }
 
   /**
@@ -279,6 +323,16 @@ export class Consumer extends EventEmitter {
     if (this.running) throw new InvalidConfigError('consumer is already running')
     this.running = true
     this.holdProcess()
+    // A group consumer is running once it has joined and holds its first assignment.
+    if (this.group) {
+      try {
+        await this.group.maintain()
+      } catch (err) {
+        this.running = false
+        this.releaseProcess()
+        throw err
+      }
+    }
     this.loop = runScope.run(this, () => this.runLoop(options)).finally(() => {
       this.running = false
       this.releaseProcess()
@@ -396,8 +450,9 @@ export class Consumer extends EventEmitter {
               complete = false
               break
             }
-            c.a.delivered = m.offset + 1
             yield m
+            // The message counts as processed once the loop asks for the next one.
+            if (this.isCurrent(c)) c.a.delivered = m.offset + 1
           }
           if (complete && this.isCurrent(c)) c.a.delivered = c.nextOffset
         }
@@ -417,9 +472,10 @@ export class Consumer extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    this.wake?.()
+    this.wakeFn?.()
     for (const s of [...this.sleepers]) s()
     if (runScope.getStore() !== this) await this.loop
+    await this.group?.leave()
     this.running = false
     if (this.keepAlive) clearInterval(this.keepAlive)
     this.keepAlive = null

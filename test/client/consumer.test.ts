@@ -308,7 +308,8 @@ test('seek by offset and by timestamp moves the next delivered message', async (
     if (m.offset === 6) break
   }
   assert.deepEqual(seen, [0, 1, 2, 7, 8, 5, 6])
-  assert.equal(consumer.position('seek', 0), 7)
+  // A message counts as processed when the loop asks for the next one; `break` does not, so 6 is next.
+  assert.equal(consumer.position('seek', 0), 6)
   consumer.seek({ topic: 'seek', partition: 0, timestamp: 99_999 })
   assert.equal(consumer.position('seek', 0), 10, 'a time after every record seeks to the end')
   consumer.seek({ topic: 'seek', partition: 0, timestamp: 0 })

@@ -344,6 +344,15 @@ export class GroupCoordinator {
     this.touch(g, m)
   }
 
+  /**
+   * True while `memberId` belongs to the group's generation `generationId` (checked before each
+   * delivery). Until a rebalance completes, the old generation's members keep their partitions.
+   */
+  isCurrentMember(groupId: string, memberId: string, generationId: number): boolean {
+    const g = this.groups.get(groupId)
+    return !!g && g.generation === generationId && g.members.has(memberId)
+  }
+
   describe(groupId: string): GroupDescription {
     const g = this.group(groupId, false)
     if (!g && this.offsets.all(groupId).length === 0) throw new GroupNotFoundError(`unknown group ${groupId}`)

@@ -92,12 +92,24 @@ export class OffsetStore {
     private readonly now: () => number,
   ) {}
 
-  /** Creates the internal topic when missing and replays it. */
-  async load(): Promise<void> {
+  private creating: Promise<unknown> | null = null
+
+  /** Creates the internal topic on first use (as Kafka does); a group member calls it before joining. */
+  async ensureTopic(): Promise<void> {
+    await this.partition()
+  }
+
+  private async partition() {
     if (!this.broker.hasTopic(OFFSETS_TOPIC)) {
-      if (this.broker.readOnly) return
-      await this.broker.createTopic(OFFSETS_TOPIC, { partitions: 1, cleanupPolicy: 'compact' })
+      this.creating ??= this.broker.createTopic(OFFSETS_TOPIC, { partitions: 1, cleanupPolicy: 'compact' })
+      await this.creating
     }
+    return this.broker.topic(OFFSETS_TOPIC).partition(0)
+  }
+
+  /** Replays the internal topic, when it exists. */
+  async load(): Promise<void> {
+    if (!this.broker.hasTopic(OFFSETS_TOPIC)) return
     const partition = this.broker.topic(OFFSETS_TOPIC).partition(0)
     let offset = partition.logStartOffset
     while (offset < partition.highWatermark) {
@@ -137,7 +149,7 @@ export class OffsetStore {
       value: encodeOffsetValue({ offset: o.offset, metadata: o.metadata ?? null, commitTimestamp: now }),
       timestamp: now,
     }))
-    const partition = this.broker.topic(OFFSETS_TOPIC).partition(0)
+    const partition = await this.partition()
     partition.append([encodeRecordBatch(records)])
     await partition.flush()
     const g = this.groups.get(group) ?? new Map<string, CommittedOffset>()
@@ -156,7 +168,7 @@ export class OffsetStore {
       const [topic, p] = k.split('\u0000')
       return { key: encodeOffsetKey(group, topic!, Number(p)), value: null, timestamp: now }
     })
-    const partition = this.broker.topic(OFFSETS_TOPIC).partition(0)
+    const partition = await this.partition()
     partition.append([encodeRecordBatch(records)])
     await partition.flush()
     for (const k of keys) g.delete(k)

@@ -1,0 +1,125 @@
+// Consumer groups end to end through the public API: partitions shared, rebalances on join, leave and
+// session timeout, fenced commits, durable offsets and restart, at-least-once and exactly-once runs.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Broker, type Consumer, type Message } from '../../src/index.js'
+import { MemoryFileIO } from '../../src/util/file-io.js'
+import { tempDir, waitFor } from '../fixtures/helpers.js'
+
+interface Worker {
+  consumer: Consumer
+  seen: Message[]
+  owned(): string[]
+}
+
+async function worker(broker: Broker, opts: Record<string, unknown> = {}, handler?: (m: Message) => Promise<void>): Promise<Worker> {
+  const consumer = broker.consumer({ groupId: 'g', fromBeginning: true, sessionTimeoutMs: 2000, heartbeatIntervalMs: 50, ...opts })
+  const seen: Message[] = []
+  await consumer.subscribe(['t'])
+  await consumer.run({
+    eachMessage: async (m) => {
+      seen.push(m)
+      await handler?.(m)
+    },
+  })
+  return { consumer, seen, owned: () => consumer.assignment().map((a) => `${a.topic}-${a.partition}`).sort() }
+}
+
+function disjointCover(workers: Worker[], n: number): void {
+  const all = workers.flatMap((w) => w.owned())
+  assert.equal(new Set(all).size, all.length, `a partition is owned twice: ${all}`)
+  assert.equal(all.length, n, `owned ${all.length} of ${n}`)
+}
+
+async function produce(broker: Broker, n: number, from = 0): Promise<void> {
+  const messages = Array.from({ length: n }, (_, i) => ({ key: `k${from + i}`, value: `v${from + i}` }))
+  await broker.producer().send('t', messages)
+}
+
+test('6 partitions × 3 consumers → 2 each; a 4th joins → rebalanced; one leaves → reassigned', async (t) => {
+  const broker = await Broker.open()
+  t.after(() => broker.close())
+  await broker.createTopic('t', { partitions: 6 })
+  const ws = [await worker(broker), await worker(broker), await worker(broker)]
+  await waitFor(() => ws.every((w) => w.owned().length === 2), 5000, 'three members with two partitions each')
+  disjointCover(ws, 6)
+  const g = broker.group('g').describe()
+  assert.equal(g.state, 'Stable')
+  assert.equal(g.members.length, 3)
+  assert.equal(g.protocol, 'range')
+
+  ws.push(await worker(broker))
+  await waitFor(() => broker.group('g').describe().members.length === 4 && broker.group('g').describe().state === 'Stable', 5000, 'four members')
+  await waitFor(() => ws.every((w) => w.owned().length >= 1) && ws.flatMap((w) => w.owned()).length === 6, 5000, 'rebalanced over four')
+  disjointCover(ws, 6)
+
+  await ws[0]!.consumer.close()
+  const rest = ws.slice(1)
+  await waitFor(() => rest.every((w) => w.owned().length === 2), 5000, 'reassigned over three')
+  disjointCover(rest, 6)
+
+  await produce(broker, 600)
+  await waitFor(() => rest.reduce((n, w) => n + w.seen.length, 0) >= 600, 5000, 'all records consumed')
+  const offsets = rest.flatMap((w) => w.seen.map((m) => `${m.partition}:${m.offset}`))
+  assert.equal(new Set(offsets).size, 600, 'each record exactly once in a clean run')
+})
+
+test('a stuck handler: the member is removed after its session timeout, its partitions move, its commit is refused', async (t) => {
+  const broker = await Broker.open()
+  t.after(() => broker.close())
+  await broker.createTopic('t', { partitions: 2 })
+  let release!: () => void
+  const stuck = new Promise<void>((r) => (release = r))
+  const errors: unknown[] = []
+  const a = await worker(broker, { sessionTimeoutMs: 200, autoCommit: false }, async (m) => {
+    if (m.partition === 0 && m.offset === 0) await stuck
+    await a.consumer.commitOffsets([{ topic: m.topic, partition: m.partition, offset: m.offset + 1 }]).catch((e) => errors.push(e))
+  })
+  const b = await worker(broker, { sessionTimeoutMs: 5000 })
+  await waitFor(() => a.owned().length === 1 && b.owned().length === 1, 5000, 'one partition each')
+  await broker.producer().send('t', [{ value: 'x', partition: 0 }, { value: 'y', partition: 1 }])
+  await waitFor(() => broker.group('g').describe().members.length === 1, 5000, 'stuck member removed')
+  await waitFor(() => b.owned().length === 2, 5000, 'its partitions moved')
+  await waitFor(() => b.seen.some((m) => m.partition === 0 && m.offset === 0), 5000, 'the record redelivered to the new owner')
+  release()
+  await waitFor(() => errors.length > 0, 5000, 'the stuck member commits')
+  assert.ok(['UNKNOWN_MEMBER', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS'].includes((errors[0] as { code: string }).code), String(errors[0]))
+})
+
+test('committed offsets survive a restart: a new consumer resumes where the group left off', async () => {
+  const fileIO = new MemoryFileIO()
+  let broker = await Broker.open({ fileIO, dir: '/d' })
+  await broker.createTopic('t', { partitions: 3 })
+  await produce(broker, 90)
+  const w = await worker(broker)
+  await waitFor(() => w.seen.length === 90, 5000, 'first 90 consumed')
+  await broker.close()
+  broker = await Broker.open({ fileIO, dir: '/d' })
+  const lag = broker.group('g').lag()
+  assert.equal(lag.reduce((n, l) => n + l.lag, 0), 0)
+  await produce(broker, 30, 90)
+  const w2 = await worker(broker)
+  await waitFor(() => w2.seen.length === 30, 5000, 'the next 30 consumed')
+  assert.deepEqual(w2.seen.map((m) => m.value!.toString()).sort(), Array.from({ length: 30 }, (_, i) => `v${90 + i}`).sort())
+  await broker.close()
+})
+
+test('group admin: lag, resetOffsets (refused with members), delete, unknown group', async (t) => {
+  const broker = await Broker.open({ dir: tempDir(t) })
+  t.after(() => broker.close())
+  await broker.createTopic('t', { partitions: 2 })
+  await produce(broker, 10)
+  assert.throws(() => broker.group('nope').describe(), { code: 'GROUP_NOT_FOUND' })
+  const g = broker.group('g')
+  await g.resetOffsets({ topic: 't', to: 'earliest' })
+  assert.equal(g.lag().reduce((n, l) => n + l.lag, 0), 10)
+  await g.resetOffsets({ topic: 't', to: 'latest' })
+  assert.equal(g.lag().reduce((n, l) => n + l.lag, 0), 0)
+  const w = await worker(broker)
+  await assert.rejects(g.resetOffsets({ topic: 't', to: 'earliest' }), { code: 'NON_EMPTY_GROUP' })
+  await assert.rejects(g.delete(), { code: 'NON_EMPTY_GROUP' })
+  await w.consumer.close()
+  assert.deepEqual(broker.groups().map((x) => x.groupId), ['g'])
+  await g.delete()
+  assert.deepEqual(broker.groups(), [])
+})
