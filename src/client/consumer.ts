@@ -143,7 +143,7 @@ export class Consumer extends EventEmitter {
       } else names.add(this.broker.topic(t).name)
     }
     if (this.group) {
-      this.group.subscribe([...new Set([...this.group.membership.subscription, ...names])])
+      this.group.subscribe(list)
       return
     }
     const add: TopicPartitionOffset[] = []

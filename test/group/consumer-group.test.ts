@@ -71,8 +71,12 @@ test('a stuck handler: the member is removed after its session timeout, its part
   let release!: () => void
   const stuck = new Promise<void>((r) => (release = r))
   const errors: unknown[] = []
+  let stuckOn: Message | null = null
   const a = await worker(broker, { sessionTimeoutMs: 200, autoCommit: false }, async (m) => {
-    if (m.partition === 0 && m.offset === 0) await stuck
+    if (!stuckOn) {
+      stuckOn = m
+      await stuck
+    }
     await a.consumer.commitOffsets([{ topic: m.topic, partition: m.partition, offset: m.offset + 1 }]).catch((e) => errors.push(e))
   })
   const b = await worker(broker, { sessionTimeoutMs: 5000 })
@@ -80,7 +84,7 @@ test('a stuck handler: the member is removed after its session timeout, its part
   await broker.producer().send('t', [{ value: 'x', partition: 0 }, { value: 'y', partition: 1 }])
   await waitFor(() => broker.group('g').describe().members.length === 1, 5000, 'stuck member removed')
   await waitFor(() => b.owned().length === 2, 5000, 'its partitions moved')
-  await waitFor(() => b.seen.some((m) => m.partition === 0 && m.offset === 0), 5000, 'the record redelivered to the new owner')
+  await waitFor(() => b.seen.some((m) => m.partition === stuckOn!.partition && m.offset === stuckOn!.offset), 5000, 'the record redelivered to the new owner')
   release()
   await waitFor(() => errors.length > 0, 5000, 'the stuck member commits')
   assert.ok(['UNKNOWN_MEMBER', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS'].includes((errors[0] as { code: string }).code), String(errors[0]))
@@ -122,4 +126,62 @@ test('group admin: lag, resetOffsets (refused with members), delete, unknown gro
   assert.deepEqual(broker.groups().map((x) => x.groupId), ['g'])
   await g.delete()
   assert.deepEqual(broker.groups(), [])
+})
+
+test('cooperative-sticky: a joining member takes partitions without the others revoking theirs', async (t) => {
+  const broker = await Broker.open()
+  t.after(() => broker.close())
+  await broker.createTopic('t', { partitions: 6 })
+  const revoked: string[] = []
+  const opts = (name: string) => ({
+    partitionAssigners: ['cooperative-sticky'],
+    onPartitionsRevoked: (tps: Array<{ topic: string; partitions: number[] }>) => {
+      for (const tp of tps) for (const p of tp.partitions) revoked.push(`${name}:${p}`)
+    },
+  })
+  const a = await worker(broker, opts('a'))
+  const b = await worker(broker, opts('b'))
+  await waitFor(() => a.owned().length === 3 && b.owned().length === 3, 5000, 'three each')
+  const before = new Map([...a.owned().map((p) => [p, 'a'] as const), ...b.owned().map((p) => [p, 'b'] as const)])
+  revoked.length = 0
+  const c = await worker(broker, opts('c'))
+  await waitFor(() => c.owned().length === 2 && a.owned().length === 2 && b.owned().length === 2, 5000, 'two each')
+  disjointCover([a, b, c], 6)
+  assert.equal(revoked.length, 2, `only the two moved partitions are revoked: ${revoked}`)
+  for (const p of [...a.owned(), ...b.owned()]) assert.ok(before.has(p), `${p} stayed with its owner`)
+  assert.equal(broker.group('g').describe().protocol, 'cooperative-sticky')
+})
+
+test('a RegExp subscription picks up a topic created later, with a rebalance', async (t) => {
+  const broker = await Broker.open()
+  t.after(() => broker.close())
+  await broker.createTopic('events-a', { partitions: 2 })
+  const consumer = broker.consumer({ groupId: 'rx', fromBeginning: true, heartbeatIntervalMs: 20 })
+  const seen: string[] = []
+  await consumer.subscribe(/^events-/)
+  await consumer.run({ eachMessage: async (m) => void seen.push(`${m.topic}:${m.value}`) })
+  await broker.createTopic('events-b', { partitions: 3 })
+  await waitFor(() => consumer.assignment().length === 5, 5000, 'the new topic assigned')
+  await broker.producer().send('events-b', { value: 'hello' })
+  await waitFor(() => seen.includes('events-b:hello'), 5000, 'a record of the new topic delivered')
+})
+
+test('the async iterator in a group: a message counts as processed when the loop asks for the next one', async (t) => {
+  const broker = await Broker.open()
+  t.after(() => broker.close())
+  await broker.createTopic('t', { partitions: 1 })
+  await produce(broker, 5)
+  const consumer = broker.consumer({ groupId: 'it', fromBeginning: true, autoCommit: false })
+  await consumer.subscribe('t')
+  let n = 0
+  for await (const m of consumer) {
+    if (++n === 3) {
+      await consumer.commit()
+      // Messages 0 and 1 are processed; 2 is in hand.
+      assert.equal(broker.group('it').lag()[0]!.committed, 2)
+      assert.equal(m.offset, 2)
+      break
+    }
+  }
+  await consumer.close()
 })

@@ -100,13 +100,35 @@ export class GroupSession {
     return this.membership.options.heartbeatIntervalMs
   }
 
-  subscribe(topics: string[]): void {
-    this.membership.setSubscription(topics)
+  /** Topic names and patterns; patterns are matched again before each fetch, so new topics join in. */
+  subscribe(topics: Array<string | RegExp>): void {
+    for (const t of topics) if (!this.patterns.some((p) => String(p) === String(t))) this.patterns.push(t)
+    this.refreshSubscription()
     this.host.wake()
+  }
+
+  private patterns: Array<string | RegExp> = []
+  /** Partition counts of the subscribed topics when this member last joined. */
+  private joinedCounts = ''
+
+  /** Re-resolves patterns, and asks for a rebalance when a subscribed topic's partition count changed. */
+  private refreshSubscription(): void {
+    const names = new Set<string>()
+    for (const p of this.patterns) {
+      if (typeof p === 'string') names.add(p)
+      else for (const t of this.broker.topics()) if (t.name.search(p) !== -1) names.add(t.name)
+    }
+    this.membership.setSubscription([...names])
+    if (!this.membership.needsRejoin && this.countsSignature() !== this.joinedCounts) this.membership.needsRejoin = true
+  }
+
+  private countsSignature(): string {
+    return this.membership.subscription.map((t) => `${t}:${this.broker.hasTopic(t) ? this.broker.topic(t).partitions : -1}`).join(',')
   }
 
   /** Before each fetch: heartbeat when due, rejoin when asked, auto-commit when due. */
   async maintain(): Promise<void> {
+    this.refreshSubscription()
     this.membership.heartbeatIfDue()
     if (this.membership.memberId === '' && this.host.assigned.size > 0) {
       // Removed from the group (session timeout): the partitions are someone else's now.
@@ -115,6 +137,7 @@ export class GroupSession {
     }
     if (this.membership.needsRejoin) {
       await this.coordinator.offsets.ensureTopic()
+      this.joinedCounts = this.countsSignature()
       await this.membership.join()
     }
     if (this.autoCommit && Date.now() - this.lastCommit >= this.autoCommitIntervalMs) {
