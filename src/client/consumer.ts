@@ -304,7 +304,12 @@ export class Consumer extends EventEmitter {
 
   /** The chunk's partition is still assigned and was not sought since the fetch. */
   private isCurrent(c: Chunk): boolean {
-    return !this.closed && c.a.epoch === c.epoch && this.assigned.get(key(c.a.topic, c.a.partition.index)) === c.a
+    return !this.closed && this.stillAssigned(c)
+  }
+
+  /** The chunk's partition is still assigned and unmoved: a handler that finished counts, even during close(). */
+  private stillAssigned(c: Chunk): boolean {
+    return c.a.epoch === c.epoch && this.assigned.get(key(c.a.topic, c.a.partition.index)) === c.a
   }
 
   private deliverable(c: Chunk): boolean {
@@ -357,7 +362,7 @@ export class Consumer extends EventEmitter {
             const batch: Batch = { topic: c.a.topic, partition: c.a.partition.index, highWatermark: c.highWatermark, messages: c.messages }
             const r = await this.withRetry(c, () => eachBatch(batch), c.messages[0])
             if (r === 'stop') return
-            if (r === 'done' && this.isCurrent(c)) c.a.delivered = c.nextOffset
+            if (r === 'done' && this.stillAssigned(c)) c.a.delivered = c.nextOffset
             continue
           }
           let complete = true
@@ -368,7 +373,7 @@ export class Consumer extends EventEmitter {
               complete = false
               break
             }
-            if (this.isCurrent(c)) c.a.delivered = m.offset + 1
+            if (this.stillAssigned(c)) c.a.delivered = m.offset + 1
           }
           if (complete && this.isCurrent(c)) c.a.delivered = c.nextOffset
         }

@@ -185,3 +185,22 @@ test('the async iterator in a group: a message counts as processed when the loop
   }
   await consumer.close()
 })
+
+test('a member closing in the middle of a batch commits what it processed: nothing is processed twice', async (t) => {
+  const broker = await Broker.open()
+  t.after(() => broker.close())
+  await broker.createTopic('t', { partitions: 2 })
+  const counts = new Map<string, number>()
+  const count = async (m: Message): Promise<void> => {
+    counts.set(`${m.partition}:${m.offset}`, (counts.get(`${m.partition}:${m.offset}`) ?? 0) + 1)
+    await new Promise((r) => setImmediate(r))
+  }
+  const a = await worker(broker, {}, count)
+  const b = await worker(broker, {}, count)
+  await waitFor(() => a.owned().length === 1 && b.owned().length === 1, 5000, 'one partition each')
+  await produce(broker, 400)
+  await waitFor(() => a.seen.length > 20, 5000, 'a is processing')
+  await a.consumer.close()
+  await waitFor(() => counts.size === 400, 5000, 'every record processed')
+  assert.deepEqual([...counts.values()].filter((n) => n > 1), [])
+})
