@@ -48,3 +48,30 @@ export {
 } from './storage/record-batch.js'
 export { MemoryFileIO, type FileIO, type FaultInjector, type FaultOp } from './util/file-io.js'
 export * from './errors.js'
+export {
+  ConsumerGroup,
+  type ConsumerGroupDescription,
+  type GroupMemberDescription,
+  type PartitionLag,
+  type ResetTarget,
+} from './client/group/consumer-group.js'
+export type { GroupState } from './client/group/coordinator.js'
+export type { GroupOptions } from './client/group/session.js'
+export {
+  rangeAssignor,
+  roundRobinAssignor,
+  cooperativeStickyAssignor,
+  type PartitionAssignor,
+  type AssignArgs,
+  type AssignorMember,
+  type RebalanceProtocol,
+} from './client/group/assignors.js'
+export {
+  encodeSubscription,
+  decodeSubscription,
+  encodeAssignment,
+  decodeAssignment,
+  type Subscription,
+  type Assignment,
+  type TopicPartitions,
+} from './client/group/consumer-protocol.js'
