@@ -204,3 +204,18 @@ test('a member closing in the middle of a batch commits what it processed: nothi
   await waitFor(() => counts.size === 400, 5000, 'every record processed')
   assert.deepEqual([...counts.values()].filter((n) => n > 1), [])
 })
+
+test('auto-commit on an interval while running, and a subscription change rebalances the group', async (t) => {
+  const broker = await Broker.open()
+  t.after(() => broker.close())
+  await broker.createTopic('t', { partitions: 2 })
+  await broker.createTopic('u', { partitions: 2 })
+  await produce(broker, 50)
+  const w = await worker(broker, { autoCommitIntervalMs: 20, heartbeatIntervalMs: 10 })
+  await waitFor(() => w.seen.length === 50, 5000, 'consumed')
+  await waitFor(() => broker.group('g').lag().reduce((n, l) => n + l.lag, 0) === 0, 5000, 'committed without close')
+  const generation = broker.group('g').describe().generation
+  await w.consumer.subscribe('u')
+  await waitFor(() => w.owned().length === 4, 5000, 'the new topic assigned too')
+  assert.ok(broker.group('g').describe().generation > generation)
+})
