@@ -55,6 +55,12 @@ export class Broker extends BrokerCore {
     return this.coordinator
   }
 
+  /** Deletes a topic and every group's committed offsets for it. */
+  override async deleteTopic(name: string): Promise<void> {
+    await super.deleteTopic(name)
+    await this.groupCoordinator().offsets.deleteTopic(name)
+  }
+
   override async close(): Promise<void> {
     await super.close()
     this.coordinator?.close()

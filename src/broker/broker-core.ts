@@ -14,11 +14,13 @@ import {
   METADATA_DIR,
   RECOVERY_POINT_FILE,
   partitionDirName,
+  parsePartitionDirName,
 } from '../storage/file-names.js'
 import { Log, type RecoveryReport } from '../storage/log.js'
 import { lockDir, type DirLock } from './lock.js'
 import { MetadataLog, type TopicRecord } from './metadata.js'
 import { Partition } from './partition.js'
+import { enforcePartitionRetention } from './retention.js'
 import { Topic } from './topic.js'
 import {
   DEFAULT_TOPIC_CONFIG,
@@ -37,6 +39,8 @@ export interface BrokerOptions {
   readOnly?: boolean
   /** Defaults for topics created by this broker (each topic can still override them). */
   topicDefaults?: Partial<TopicConfig>
+  /** How often retention runs (default 5 minutes); `broker.enforceRetention()` runs it at once. */
+  retentionCheckIntervalMs?: number
   /** How often recovery points are checkpointed (default 60 s, as Kafka). */
   recoveryPointCheckpointIntervalMs?: number
   /** Clock in epoch ms (tests inject one). */
@@ -50,6 +54,17 @@ export interface CreateTopicOptions extends Partial<TopicConfig> {
   partitions?: number
 }
 
+export interface TopicDescription {
+  name: string
+  id: string
+  internal: boolean
+  /** Effective config (defaults merged with overrides). */
+  config: TopicConfig
+  /** The configs set on this topic. */
+  overrides: Partial<TopicConfig>
+  partitions: Array<{ partition: number; earliest: number; latest: number; sizeBytes: number; segments: number }>
+}
+
 export interface BrokerHealth {
   ok: boolean
   errors: Array<{ time: number; message: string; code: string }>
@@ -57,9 +72,19 @@ export interface BrokerHealth {
 
 interface TopicState {
   record: TopicRecord
+  /** Effective config; Logs hold this object, so alterTopicConfig updates it in place. */
   config: TopicConfig
   topic: Topic
+  partitions: Partition[]
 }
+
+interface OpenContext {
+  clean: boolean
+  recoveryPoints: Map<string, number>
+  startOffsets: Map<string, number>
+}
+
+const NEW_TOPIC: OpenContext = { clean: true, recoveryPoints: new Map(), startOffsets: new Map() }
 
 const METADATA_KEY = `${METADATA_DIR}-0`
 
@@ -104,9 +129,34 @@ export class BrokerCore extends EventEmitter {
     const interval = options.recoveryPointCheckpointIntervalMs ?? 60_000
     if (!Number.isInteger(interval) || interval <= 0) throw new InvalidConfigError('recoveryPointCheckpointIntervalMs must be a positive integer')
     this.checkpointIntervalMs = interval
+    const retention = options.retentionCheckIntervalMs ?? 5 * 60_000
+    if (!Number.isInteger(retention) || retention <= 0) throw new InvalidConfigError('retentionCheckIntervalMs must be a positive integer')
+    this.retentionIntervalMs = retention
   }
 
   private readonly checkpointIntervalMs: number
+  private readonly retentionIntervalMs: number
+  private retentionTimer: NodeJS.Timeout | null = null
+  private retentionRun: Promise<number> | null = null
+
+  /**
+   * Applies every topic's retention now (also run every retentionCheckIntervalMs): deletes expired
+   * and surplus segments, rolls active segments older than segmentMs. Resolves to the number of
+   * segments deleted.
+   */
+  enforceRetention(): Promise<number> {
+    this.assertWritable()
+    this.retentionRun ??= this.admin(async () => {
+      let deleted = 0
+      const now = this.now()
+      for (const state of this.topicStates.values()) {
+        for (const p of state.partitions) deleted += await enforcePartitionRetention(p, state.config, now)
+      }
+      if (deleted > 0) await this.checkpointRecoveryPoints()
+      return deleted
+    }).finally(() => (this.retentionRun = null))
+    return this.retentionRun
+  }
 
   /** True when the broker keeps its data in memory (no `dir`). */
   get inMemory(): boolean {
@@ -133,6 +183,11 @@ export class BrokerCore extends EventEmitter {
         this.checkpointRecoveryPoints().catch((err) => this.backgroundError('checkpoint', err))
       }, this.checkpointIntervalMs)
       this.checkpointTimer.unref()
+      this.retentionTimer = setInterval(() => {
+        if (this.closing) return
+        this.enforceRetention().catch((err) => this.backgroundError('retention', err))
+      }, this.retentionIntervalMs)
+      this.retentionTimer.unref()
     }
   }
 
@@ -156,9 +211,31 @@ export class BrokerCore extends EventEmitter {
     })
     this.meta = meta
     if (meta.log.recovery) this.recovery.push(meta.log.recovery)
+    if (!this.readOnly) await this.removeOrphans(state.topics)
     for (const record of state.topics.values()) {
       await this.openTopic(record, { clean, recoveryPoints, startOffsets })
     }
+  }
+
+  /**
+   * Removes what a crash during a topic deletion left: `*-delete` directories, and partition
+   * directories of topics (or partitions) the metadata log no longer has. Only `<topic>-<n>` names
+   * directly inside the data dir are considered.
+   */
+  private async removeOrphans(topics: Map<string, TopicRecord>): Promise<void> {
+    let removed = 0
+    for (const name of this.io.readdir(this.dir)) {
+      const full = path.join(this.dir, name)
+      if (!this.io.isDirectory(full)) continue
+      const tp = parsePartitionDirName(name)
+      const orphan = name.endsWith('-delete') || (tp !== null && !(tp.partition < (topics.get(tp.topic)?.partitions ?? 0)))
+      // Only directories holding nothing but segment files: never a folder kafkalite did not make.
+      if (!orphan || !this.io.readdir(full).every((f) => /^\d{20}\.(log|index|timeindex)(\.(cleaned|swap))?$/.test(f))) continue
+      debug('removing %s, left by an interrupted topic deletion', full)
+      this.io.rmrf(full)
+      removed++
+    }
+    if (removed > 0) await this.io.syncDir(this.dir)
   }
 
   private readOffsets(name: string): Map<string, number> {
@@ -173,33 +250,31 @@ export class BrokerCore extends EventEmitter {
     }
   }
 
-  private async openTopic(
-    record: TopicRecord,
-    ctx: { clean: boolean; recoveryPoints: Map<string, number>; startOffsets: Map<string, number> },
-  ): Promise<Topic> {
-    const state: TopicState = { record, config: resolveTopicConfig(record.config, this.topicDefaults), topic: null! }
-    const partitions: Partition[] = []
+  private async openTopic(record: TopicRecord, ctx: OpenContext): Promise<Topic> {
+    const state: TopicState = { record, config: resolveTopicConfig(record.config, this.topicDefaults), topic: null!, partitions: [] }
     try {
-      for (let i = 0; i < record.partitions; i++) {
-        const key = partitionDirName(record.name, i)
-        const log = await Log.open(this.io, path.join(this.dir, key), {
-          config: state.config,
-          recoveryPoint: ctx.recoveryPoints.get(key) ?? 0,
-          logStartOffset: ctx.startOffsets.get(key) ?? 0,
-          clean: ctx.clean,
-          readOnly: this.readOnly,
-          now: this.now,
-        })
-        if (log.recovery) this.recovery.push(log.recovery)
-        partitions.push(new Partition(record.name, i, log, () => state.config, this.now))
-      }
+      for (let i = 0; i < record.partitions; i++) state.partitions.push(await this.openPartition(state, i, ctx))
     } catch (err) {
-      for (const p of partitions) p.abandon()
+      for (const p of state.partitions) p.abandon()
       throw err
     }
-    state.topic = new Topic(record.name, record.id, partitions, () => state.config)
+    state.topic = new Topic(record.name, record.id, state.partitions, () => state.config)
     this.topicStates.set(record.name, state)
     return state.topic
+  }
+
+  private async openPartition(state: TopicState, i: number, ctx: OpenContext): Promise<Partition> {
+    const key = partitionDirName(state.record.name, i)
+    const log = await Log.open(this.io, path.join(this.dir, key), {
+      config: state.config,
+      recoveryPoint: ctx.recoveryPoints.get(key) ?? 0,
+      logStartOffset: ctx.startOffsets.get(key) ?? 0,
+      clean: ctx.clean,
+      readOnly: this.readOnly,
+      now: this.now,
+    })
+    if (log.recovery) this.recovery.push(log.recovery)
+    return new Partition(state.record.name, i, log, () => state.config, this.now)
   }
 
   protected assertOpen(): void {
@@ -247,7 +322,7 @@ export class BrokerCore extends EventEmitter {
         createdMs: this.now(),
       }
       await this.meta.append(record)
-      const topic = await this.openTopic(record, { clean: true, recoveryPoints: new Map(), startOffsets: new Map() })
+      const topic = await this.openTopic(record, NEW_TOPIC)
       await this.io.syncDir(this.dir)
       debug('created topic %s with %d partitions', name, partitions)
       return topic
@@ -267,6 +342,108 @@ export class BrokerCore extends EventEmitter {
 
   hasTopic(name: string): boolean {
     return this.topicStates.has(name)
+  }
+
+  private writableTopic(name: string): TopicState {
+    this.assertWritable()
+    const state = this.topicStates.get(name)
+    if (!state) throw new UnknownTopicError(`unknown topic ${String(name)}`)
+    return state
+  }
+
+  /**
+   * Deletes a topic: the metadata record is fsync'd first (the topic is gone from then on), then
+   * each partition directory is renamed to `<dir>.<id>-delete` and removed. An open after a crash
+   * anywhere in between removes what is left. Only the topic's own directories are touched.
+   */
+  deleteTopic(name: string): Promise<void> {
+    return this.admin(async () => {
+      const state = this.writableTopic(name)
+      if (name.startsWith('__')) throw new InvalidConfigError(`internal topic ${name} cannot be deleted`)
+      await this.meta.append({ t: 'deleteTopic', name, id: state.record.id })
+      this.topicStates.delete(name)
+      for (const p of state.partitions) p.abandon()
+      const tag = state.record.id.replace(/-/g, '')
+      const doomed: string[] = []
+      for (const p of state.partitions) {
+        const dir = path.join(this.dir, partitionDirName(name, p.index))
+        if (!this.io.exists(dir)) continue
+        this.io.rename(dir, `${dir}.${tag}-delete`)
+        doomed.push(`${dir}.${tag}-delete`)
+      }
+      await this.io.syncDir(this.dir)
+      for (const d of doomed) this.io.rmrf(d)
+      await this.io.syncDir(this.dir)
+      debug('deleted topic %s', name)
+      this.emit('topicDeleted', name)
+    })
+  }
+
+  /** Raises a topic's partition count (it can only grow: keys would move otherwise). */
+  createPartitions(name: string, count: number): Promise<Topic> {
+    return this.admin(async () => {
+      const state = this.writableTopic(name)
+      validatePartitionCount(count)
+      if (count <= state.partitions.length) {
+        throw new InvalidConfigError(`topic ${name} has ${state.partitions.length} partitions; createPartitions can only increase it`)
+      }
+      await this.meta.append({ t: 'partitions', name, partitions: count })
+      state.record.partitions = count
+      for (let i = state.partitions.length; i < count; i++) state.partitions.push(await this.openPartition(state, i, NEW_TOPIC))
+      await this.io.syncDir(this.dir)
+      return state.topic
+    })
+  }
+
+  /** Sets config overrides (null resets one to the default); validated before anything is written. */
+  alterTopicConfig(name: string, changes: { [K in keyof TopicConfig]?: TopicConfig[K] | null }): Promise<Readonly<TopicConfig>> {
+    return this.admin(async () => {
+      const state = this.writableTopic(name)
+      if (!changes || typeof changes !== 'object') throw new InvalidConfigError('alterTopicConfig takes an object of configs')
+      const overrides: Record<string, unknown> = { ...state.record.config }
+      for (const [k, v] of Object.entries(changes)) {
+        if (v === null) delete overrides[k]
+        else if (v !== undefined) overrides[k] = v
+      }
+      const next = resolveTopicConfig(overrides, this.topicDefaults)
+      await this.meta.append({ t: 'config', name, config: overrides as Partial<TopicConfig> })
+      state.record.config = overrides as Partial<TopicConfig>
+      Object.assign(state.config, next)
+      return state.config
+    })
+  }
+
+  /** Config and, per partition, earliest/latest offsets, size on disk and segment count. */
+  describeTopic(name: string): TopicDescription {
+    const topic = this.topic(name)
+    const state = this.topicStates.get(name)!
+    return {
+      name,
+      id: topic.id,
+      internal: name.startsWith('__'),
+      config: { ...state.config },
+      overrides: { ...state.record.config },
+      partitions: state.partitions.map((p) => ({
+        partition: p.index,
+        earliest: p.logStartOffset,
+        latest: p.highWatermark,
+        sizeBytes: p.sizeInBytes,
+        segments: p.log.segmentCount,
+      })),
+    }
+  }
+
+  /** Makes every offset below `beforeOffset` unreadable (Kafka's DeleteRecords); returns the new log start. */
+  deleteRecords(name: string, options: { partition: number; beforeOffset: number }): Promise<{ partition: number; logStartOffset: number }> {
+    return this.admin(async () => {
+      const state = this.writableTopic(name)
+      const p = state.topic.partition(options?.partition)
+      const before = options.beforeOffset
+      if (typeof before !== 'number' || !Number.isSafeInteger(before)) throw new InvalidConfigError('beforeOffset must be an integer')
+      await p.log.advanceLogStart(before)
+      await this.checkpointRecoveryPoints()
+      return { partition: p.index, logStartOffset: p.logStartOffset }
+    })
   }
 
   /** Every topic, by name. */
@@ -314,7 +491,16 @@ export class BrokerCore extends EventEmitter {
   }
 
   /** Writes the recovery points and log start offsets (skipped when nothing changed). */
-  private async checkpointRecoveryPoints(): Promise<void> {
+  private checkpointChain: Promise<void> = Promise.resolve()
+
+  /** Writes the recovery points and log start offsets, one writer at a time. */
+  protected checkpointRecoveryPoints(): Promise<void> {
+    const run = this.checkpointChain.then(() => this.writeCheckpoints())
+    this.checkpointChain = run.catch(() => undefined)
+    return run
+  }
+
+  private async writeCheckpoints(): Promise<void> {
     if (this.readOnly) return
     const rp = this.checkpointEntries((l) => l.recoveryPoint)
     const ls = this.checkpointEntries((l) => l.logStartOffset)
@@ -336,7 +522,9 @@ export class BrokerCore extends EventEmitter {
 
   private async doClose(): Promise<void> {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer)
+    if (this.retentionTimer) clearInterval(this.retentionTimer)
     this.checkpointTimer = null
+    this.retentionTimer = null
     await Promise.allSettled([...this.clients].map((c) => c.close()))
     await this.adminChain
     this.logsClosed = true
@@ -374,6 +562,7 @@ export class BrokerCore extends EventEmitter {
    */
   async simulateCrash(): Promise<void> {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer)
+    if (this.retentionTimer) clearInterval(this.retentionTimer)
     this.closing ??= Promise.resolve()
     this.logsClosed = true
     this.abandonLogs()

@@ -5,6 +5,9 @@
 // Record values (msgpack maps), format version 1:
 //   { t: 'version', version }                                           first record of every log
 //   { t: 'topic', name, id, partitions, config, createdMs }             a topic was created
+//   { t: 'deleteTopic', name, id }                                      ... deleted
+//   { t: 'partitions', name, partitions }                               ... given more partitions
+//   { t: 'config', name, config }                                       ... given new config overrides
 import * as path from 'node:path'
 import { pack, unpack } from 'msgpackr'
 import { CorruptionError, UnsupportedVersionError } from '../errors.js'
@@ -26,7 +29,12 @@ export interface TopicRecord {
   config: Partial<TopicConfig>
   createdMs: number
 }
-export type MetadataRecord = { t: 'version'; version: number } | TopicRecord
+export type MetadataRecord =
+  | { t: 'version'; version: number }
+  | TopicRecord
+  | { t: 'deleteTopic'; name: string; id: string }
+  | { t: 'partitions'; name: string; partitions: number }
+  | { t: 'config'; name: string; config: Partial<TopicConfig> }
 
 export interface MetadataState {
   version: number
@@ -119,6 +127,17 @@ function apply(state: MetadataState, rec: MetadataRecord, file: string, position
     case 'topic':
       state.topics.set(rec.name, rec)
       return
+    case 'deleteTopic':
+      state.topics.delete(rec.name)
+      return
+    case 'partitions':
+    case 'config': {
+      const topic = state.topics.get(rec.name)
+      if (!topic) throw new CorruptionError(`metadata record for unknown topic ${rec.name}`, file, position)
+      if (rec.t === 'partitions') topic.partitions = rec.partitions
+      else topic.config = rec.config
+      return
+    }
     default:
       throw new CorruptionError(`unknown metadata record type '${(rec as { t: string }).t}'`, file, position)
   }

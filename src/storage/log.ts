@@ -387,6 +387,53 @@ export class Log {
   abandon(): void {
     for (const seg of this.segments) seg.close()
   }
+
+  // --- retention
+
+  /**
+   * Deletes whole segments from the oldest while `expired(segment)` holds (the active segment is
+   * rolled first when it has expired too, so a quiet topic still expires) and moves the log start
+   * offset up. Returns the number of segments deleted. Called only by the broker's retention pass.
+   */
+  async deleteOldSegments(
+    expired: (s: { baseOffset: number; nextOffset: number; size: number; maxTimestamp: number }) => boolean,
+    rollActive = true,
+  ): Promise<number> {
+    if (this.failure || this.readOnly) return 0
+    let n = 0
+    while (this.segments.length > 0 && this.segments[0]!.size > 0 && expired(this.segments[0]!)) {
+      if (this.segments.length === 1 && rollActive) this.roll()
+      if (this.segments.length === 1) break
+      const seg = this.segments.shift()!
+      this.sealed = this.sealed.filter((s) => s !== seg)
+      seg.deleteFiles()
+      n++
+    }
+    if (n > 0) {
+      const start = this.segments[0]!.baseOffset
+      if (start > this.logStartOffset) this.logStartOffset = start
+      await this.io.syncDir(this.dir)
+      debug('retention deleted %d segments of %s, log start now %d', n, this.dir, this.logStartOffset)
+    }
+    return n
+  }
+
+  /** Segment sizes and largest timestamps, oldest first (for retention decisions and describe). */
+  segmentInfo(): Array<{ baseOffset: number; nextOffset: number; size: number; maxTimestamp: number }> {
+    return this.segments.map((s) => ({ baseOffset: s.baseOffset, nextOffset: s.nextOffset, size: s.size, maxTimestamp: s.maxTimestamp }))
+  }
+
+  /**
+   * Moves the log start offset to `offset` (deleteRecords): offsets below it are no longer readable,
+   * and segments wholly below it are deleted.
+   */
+  async advanceLogStart(offset: number): Promise<void> {
+    if (offset < this.logStartOffset || offset > this.nextOffset) {
+      throw new OffsetOutOfRangeError(`cannot delete records before ${offset}: valid range is [${this.logStartOffset}, ${this.nextOffset}]`)
+    }
+    this.logStartOffset = offset
+    await this.deleteOldSegments((s) => s.nextOffset <= offset)
+  }
 }
 
 function readBaseOffset(buf: Buffer, pos: number): number {

@@ -175,6 +175,14 @@ export class OffsetStore {
     if (g.size === 0) this.groups.delete(group)
   }
 
+  /** Drops every group's offsets for a deleted topic. */
+  async deleteTopic(topic: string): Promise<void> {
+    for (const group of this.groupIds()) {
+      const parts = this.all(group).filter((c) => c.topic === topic)
+      if (parts.length > 0) await this.delete(group, parts)
+    }
+  }
+
   get(group: string, topic: string, partition: number): CommittedOffset | undefined {
     return this.groups.get(group)?.get(tpKey(topic, partition))
   }
