@@ -5,18 +5,17 @@ import { EventEmitter } from 'node:events'
 import { randomUUID } from 'node:crypto'
 import * as path from 'node:path'
 import createDebug from 'debug'
-import { ClosedError, CorruptionError, InvalidConfigError, TopicExistsError, UnknownTopicError } from '../errors.js'
+import { ClosedError, InvalidConfigError, TopicExistsError, UnknownTopicError } from '../errors.js'
 import { MemoryFileIO, nodeFileIO, type FileIO } from '../util/file-io.js'
-import { readCheckpoint, writeCheckpoint, writeFileAtomic, type CheckpointEntry } from '../storage/checkpoint.js'
+import { writeFileAtomic } from '../storage/checkpoint.js'
 import {
   CLEAN_SHUTDOWN_FILE,
-  LOG_START_OFFSET_FILE,
   METADATA_DIR,
-  RECOVERY_POINT_FILE,
   partitionDirName,
   parsePartitionDirName,
 } from '../storage/file-names.js'
 import { Log, type RecoveryReport } from '../storage/log.js'
+import { Checkpoints } from './checkpoints.js'
 import { lockDir, type DirLock } from './lock.js'
 import { MetadataLog, type TopicRecord } from './metadata.js'
 import { Partition } from './partition.js'
@@ -108,7 +107,7 @@ export class BrokerCore extends EventEmitter {
   private readonly healthErrors: BrokerHealth['errors'] = []
   /** Closed by close(): producers, consumers and other clients of this broker. */
   protected readonly clients = new Set<{ close(): Promise<void> }>()
-  private lastCheckpoint = ''
+  private readonly checkpoints: Checkpoints
 
   protected constructor(options: BrokerOptions) {
     super()
@@ -132,6 +131,7 @@ export class BrokerCore extends EventEmitter {
     const retention = options.retentionCheckIntervalMs ?? 5 * 60_000
     if (!Number.isInteger(retention) || retention <= 0) throw new InvalidConfigError('retentionCheckIntervalMs must be a positive integer')
     this.retentionIntervalMs = retention
+    this.checkpoints = new Checkpoints(this.io, this.dir, () => this.allLogs())
   }
 
   private readonly checkpointIntervalMs: number
@@ -195,8 +195,8 @@ export class BrokerCore extends EventEmitter {
     const io = this.io
     const marker = path.join(this.dir, CLEAN_SHUTDOWN_FILE)
     const clean = io.exists(marker)
-    const recoveryPoints = this.readOffsets(RECOVERY_POINT_FILE)
-    const startOffsets = this.readOffsets(LOG_START_OFFSET_FILE)
+    const recoveryPoints = this.checkpoints.recoveryPoints()
+    const startOffsets = this.checkpoints.logStartOffsets()
     if (clean && !this.readOnly) {
       // From here on the files may change, so the next open must not trust them blindly.
       io.unlink(marker)
@@ -236,18 +236,6 @@ export class BrokerCore extends EventEmitter {
       removed++
     }
     if (removed > 0) await this.io.syncDir(this.dir)
-  }
-
-  private readOffsets(name: string): Map<string, number> {
-    const file = path.join(this.dir, name)
-    try {
-      return readCheckpoint(this.io, file)
-    } catch (err) {
-      if (!(err instanceof CorruptionError)) throw err
-      // Checkpoints only speed recovery up: without one every log is scanned from its start.
-      debug('ignoring %s: %s', file, err.message)
-      return new Map()
-    }
   }
 
   private async openTopic(record: TopicRecord, ctx: OpenContext): Promise<Topic> {
@@ -483,32 +471,9 @@ export class BrokerCore extends EventEmitter {
     return out
   }
 
-  private checkpointEntries(pick: (log: Log) => number): CheckpointEntry[] {
-    return this.allLogs().map(({ key, log }) => {
-      const i = key.lastIndexOf('-')
-      return { topic: key.slice(0, i), partition: Number(key.slice(i + 1)), offset: pick(log) }
-    })
-  }
-
   /** Writes the recovery points and log start offsets (skipped when nothing changed). */
-  private checkpointChain: Promise<void> = Promise.resolve()
-
-  /** Writes the recovery points and log start offsets, one writer at a time. */
   protected checkpointRecoveryPoints(): Promise<void> {
-    const run = this.checkpointChain.then(() => this.writeCheckpoints())
-    this.checkpointChain = run.catch(() => undefined)
-    return run
-  }
-
-  private async writeCheckpoints(): Promise<void> {
-    if (this.readOnly) return
-    const rp = this.checkpointEntries((l) => l.recoveryPoint)
-    const ls = this.checkpointEntries((l) => l.logStartOffset)
-    const sig = JSON.stringify([rp, ls])
-    if (sig === this.lastCheckpoint) return
-    await writeCheckpoint(this.io, path.join(this.dir, RECOVERY_POINT_FILE), rp)
-    await writeCheckpoint(this.io, path.join(this.dir, LOG_START_OFFSET_FILE), ls)
-    this.lastCheckpoint = sig
+    return this.readOnly ? Promise.resolve() : this.checkpoints.write()
   }
 
   /**
@@ -534,20 +499,13 @@ export class BrokerCore extends EventEmitter {
     const results = await Promise.allSettled([...closes, this.meta.close()])
     for (const r of results) if (r.status === 'rejected') failed = true
     if (!this.readOnly && !failed) {
-      await this.checkpointEntriesAtClose()
+      await this.checkpoints.write(true)
       await writeFileAtomic(this.io, path.join(this.dir, CLEAN_SHUTDOWN_FILE), Buffer.alloc(0))
     }
     await this.lock?.release()
     this.lock = null
     this.removeAllListeners()
     debug('closed %s%s', this.dir, failed ? ' (unclean: a log had failed)' : '')
-  }
-
-  private async checkpointEntriesAtClose(): Promise<void> {
-    // After close every log is flushed to its end.
-    const rp = this.checkpointEntries((l) => l.nextOffset)
-    await writeCheckpoint(this.io, path.join(this.dir, RECOVERY_POINT_FILE), rp)
-    await writeCheckpoint(this.io, path.join(this.dir, LOG_START_OFFSET_FILE), this.checkpointEntries((l) => l.logStartOffset))
   }
 
   /** Closes every open log without flushing (after a failed open, or a simulated crash). */
