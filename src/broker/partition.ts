@@ -102,7 +102,7 @@ export class Partition {
     const batches: Buffer[] = []
     let pos = 0
     while (pos < bytes.length) {
-      const size = validateBatch(bytes, pos)
+      const size = validateBatch(bytes, pos, this.config().cleanupPolicy !== 'delete')
       batches.push(bytes.subarray(pos, pos + size))
       pos += size
     }
@@ -176,7 +176,7 @@ export class Partition {
  * with a known compression, and records that decode with offset deltas 0..lastOffsetDelta (so the
  * offsets this batch takes are exactly the ones it declares). Returns the batch's size.
  */
-function validateBatch(bytes: Buffer, pos: number): number {
+function validateBatch(bytes: Buffer, pos: number, compacted = false): number {
   if (bytes.length - pos < LOG_OVERHEAD) throw new InvalidRecordError(`truncated record batch at byte ${pos}`)
   const size = LOG_OVERHEAD + bytes.readInt32BE(pos + 8)
   const bad = checkBatch(bytes, pos, Math.min(bytes.length, pos + Math.max(size, 0)))
@@ -189,6 +189,7 @@ function validateBatch(bytes: Buffer, pos: number): number {
     }
     decodeRecords(bytes, pos).forEach((r, i) => {
       if (r.offset !== h.baseOffset + i) throw new Error(`record ${i} has offset delta ${r.offset - h.baseOffset}`)
+      if (compacted && r.key === null && !h.isControl) throw new Error(`record ${i} has no key, which a compacted topic needs`)
     })
   } catch (err) {
     throw new InvalidRecordError(`invalid record batch at byte ${pos}: ${(err as Error).message}`, { cause: err })

@@ -183,6 +183,9 @@ export class Producer {
       if (m === null || typeof m !== 'object') throw new InvalidRecordError(`message ${i} must be an object with a value`)
       if (!('value' in m)) throw new InvalidRecordError(`message ${i} has no value (use null for a tombstone)`)
       const key = this.keyCodec.encode(m.key, 'key')
+      if (key === null && topic.config.cleanupPolicy !== 'delete') {
+        throw new InvalidRecordError(`message ${i} has no key: topic ${topic.name} is compacted (cleanupPolicy ${topic.config.cleanupPolicy})`)
+      }
       const value = this.valueCodec.encode(m.value, 'value')
       const headers = encodeHeaders(m.headers, i)
       const timestamp = m.timestamp ?? now

@@ -174,3 +174,16 @@ test('the retention timer runs on its own (retentionCheckIntervalMs) and stops w
   await broker.close()
   assert.equal(timers(), before, 'close() stops every timer')
 })
+
+test('a compacted topic refuses key-less records, from producers and the raw API, writing nothing', async (t) => {
+  const broker = await Broker.open()
+  t.after(() => broker.close())
+  const topic = await broker.createTopic('c', { cleanupPolicy: 'compact' })
+  const producer = broker.producer()
+  await assert.rejects(producer.send('c', [{ key: 'k', value: 'v' }, { value: 'no key' }]), { code: 'INVALID_RECORD' })
+  const { encodeRecordBatch } = await import('../../src/index.js')
+  await assert.rejects(topic.partition(0).appendBatch(encodeRecordBatch([{ key: null, value: Buffer.from('x'), timestamp: 1 }])), { code: 'INVALID_RECORD' })
+  assert.equal(topic.latestOffset(0), 0)
+  await producer.send('c', { key: 'k', value: null })
+  assert.equal(topic.latestOffset(0), 1, 'a tombstone with a key is fine')
+})
