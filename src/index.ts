@@ -1,6 +1,6 @@
 export { Broker } from './broker.js'
 export type { BrokerOptions, CreateTopicOptions, BrokerHealth } from './broker/broker-core.js'
-export { Topic, type PartitionOffsets } from './broker/topic.js'
+export { Topic, type PartitionOffsets, type TopicDescription } from './broker/topic.js'
 export {
   Partition,
   type Acks,

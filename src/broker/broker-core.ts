@@ -12,15 +12,15 @@ import {
   CLEAN_SHUTDOWN_FILE,
   METADATA_DIR,
   partitionDirName,
-  parsePartitionDirName,
 } from '../storage/file-names.js'
 import { Log, type RecoveryReport } from '../storage/log.js'
 import { Checkpoints } from './checkpoints.js'
 import { lockDir, type DirLock } from './lock.js'
 import { MetadataLog, type TopicRecord } from './metadata.js'
 import { Partition } from './partition.js'
+import { removeOrphanDirs } from './orphans.js'
 import { enforcePartitionRetention } from './retention.js'
-import { Topic } from './topic.js'
+import { Topic, type TopicDescription } from './topic.js'
 import {
   DEFAULT_TOPIC_CONFIG,
   resolveTopicConfig,
@@ -51,17 +51,6 @@ export interface BrokerOptions {
 export interface CreateTopicOptions extends Partial<TopicConfig> {
   /** Number of partitions (default 1). */
   partitions?: number
-}
-
-export interface TopicDescription {
-  name: string
-  id: string
-  internal: boolean
-  /** Effective config (defaults merged with overrides). */
-  config: TopicConfig
-  /** The configs set on this topic. */
-  overrides: Partial<TopicConfig>
-  partitions: Array<{ partition: number; earliest: number; latest: number; sizeBytes: number; segments: number }>
 }
 
 export interface BrokerHealth {
@@ -211,31 +200,10 @@ export class BrokerCore extends EventEmitter {
     })
     this.meta = meta
     if (meta.log.recovery) this.recovery.push(meta.log.recovery)
-    if (!this.readOnly) await this.removeOrphans(state.topics)
+    if (!this.readOnly) await removeOrphanDirs(io, this.dir, (t) => state.topics.get(t)?.partitions ?? 0)
     for (const record of state.topics.values()) {
       await this.openTopic(record, { clean, recoveryPoints, startOffsets })
     }
-  }
-
-  /**
-   * Removes what a crash during a topic deletion left: `*-delete` directories, and partition
-   * directories of topics (or partitions) the metadata log no longer has. Only `<topic>-<n>` names
-   * directly inside the data dir are considered.
-   */
-  private async removeOrphans(topics: Map<string, TopicRecord>): Promise<void> {
-    let removed = 0
-    for (const name of this.io.readdir(this.dir)) {
-      const full = path.join(this.dir, name)
-      if (!this.io.isDirectory(full)) continue
-      const tp = parsePartitionDirName(name)
-      const orphan = name.endsWith('-delete') || (tp !== null && !(tp.partition < (topics.get(tp.topic)?.partitions ?? 0)))
-      // Only directories holding nothing but segment files: never a folder kafkalite did not make.
-      if (!orphan || !this.io.readdir(full).every((f) => /^\d{20}\.(log|index|timeindex)(\.(cleaned|swap))?$/.test(f))) continue
-      debug('removing %s, left by an interrupted topic deletion', full)
-      this.io.rmrf(full)
-      removed++
-    }
-    if (removed > 0) await this.io.syncDir(this.dir)
   }
 
   private async openTopic(record: TopicRecord, ctx: OpenContext): Promise<Topic> {
@@ -246,7 +214,7 @@ export class BrokerCore extends EventEmitter {
       for (const p of state.partitions) p.abandon()
       throw err
     }
-    state.topic = new Topic(record.name, record.id, state.partitions, () => state.config)
+    state.topic = new Topic(record.name, record.id, state.partitions, () => state.config, () => state.record.config)
     this.topicStates.set(record.name, state)
     return state.topic
   }
@@ -403,22 +371,7 @@ export class BrokerCore extends EventEmitter {
 
   /** Config and, per partition, earliest/latest offsets, size on disk and segment count. */
   describeTopic(name: string): TopicDescription {
-    const topic = this.topic(name)
-    const state = this.topicStates.get(name)!
-    return {
-      name,
-      id: topic.id,
-      internal: name.startsWith('__'),
-      config: { ...state.config },
-      overrides: { ...state.record.config },
-      partitions: state.partitions.map((p) => ({
-        partition: p.index,
-        earliest: p.logStartOffset,
-        latest: p.highWatermark,
-        sizeBytes: p.sizeInBytes,
-        segments: p.log.segmentCount,
-      })),
-    }
+    return this.topic(name).describe()
   }
 
   /** Makes every offset below `beforeOffset` unreadable (Kafka's DeleteRecords); returns the new log start. */

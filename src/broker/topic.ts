@@ -11,6 +11,17 @@ export interface PartitionOffsets {
   latest: number
 }
 
+export interface TopicDescription {
+  name: string
+  id: string
+  internal: boolean
+  /** Effective config (defaults merged with overrides). */
+  config: TopicConfig
+  /** The configs set on this topic. */
+  overrides: Partial<TopicConfig>
+  partitions: Array<{ partition: number; earliest: number; latest: number; sizeBytes: number; segments: number }>
+}
+
 export class Topic {
   /** @internal */
   constructor(
@@ -18,7 +29,26 @@ export class Topic {
     readonly id: string,
     /** @internal */ readonly partitionList: readonly Partition[],
     private readonly getConfig: () => Readonly<TopicConfig>,
+    private readonly getOverrides: () => Partial<TopicConfig> = () => ({}),
   ) {}
+
+  /** Config, overrides and, per partition, earliest/latest offsets, size on disk and segment count. */
+  describe(): TopicDescription {
+    return {
+      name: this.name,
+      id: this.id,
+      internal: this.name.startsWith('__'),
+      config: { ...this.config },
+      overrides: { ...this.getOverrides() },
+      partitions: this.partitionList.map((p) => ({
+        partition: p.index,
+        earliest: p.logStartOffset,
+        latest: p.highWatermark,
+        sizeBytes: p.sizeInBytes,
+        segments: p.log.segmentCount,
+      })),
+    }
+  }
 
   /** Number of partitions. */
   get partitions(): number {

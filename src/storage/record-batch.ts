@@ -66,7 +66,12 @@ const CONTROL_BIT = 0x20
 export type Compression = 'none' | 'gzip'
 export type TimestampType = 'CreateTime' | 'LogAppendTime'
 export interface RecordHeader { key: string; value: Buffer | null }
-export interface RecordInput { key: Buffer | null; value: Buffer | null; headers?: RecordHeader[]; timestamp: number }
+export interface RecordInput {
+  key: Buffer | null; value: Buffer | null; headers?: RecordHeader[]; timestamp: number
+  /** Offset relative to the batch's baseOffset; default the record's index. Deltas must increase
+   * (gaps allowed): the cleaner rewrites a batch keeping each retained record's original offset. */
+  offsetDelta?: number
+}
 export interface EncodeOptions {
   /** Default 0; the broker patches it on append (setBaseOffset). */
   baseOffset?: number
@@ -81,6 +86,13 @@ export interface EncodeOptions {
   control?: boolean
   /** Default 0, as KafkaJS writes and as the one broker's leader epoch; the CRC does not cover it. */
   partitionLeaderEpoch?: number
+  /**
+   * Default the last record's offsetDelta. A compacted batch keeps its original lastOffsetDelta, so
+   * consumers still advance to baseOffset + lastOffsetDelta + 1. With it, a batch may hold no records.
+   */
+  lastOffsetDelta?: number
+  /** Base and max timestamp of a batch without records (Kafka's empty batch header); default -1. */
+  emptyBatchTimestamp?: number
 }
 
 export interface BatchHeader {
@@ -160,7 +172,7 @@ function writeRecords(out: Buffer, p: number, records: RecordInput[], baseTimest
     const bodyStart = p
     out[p++] = 0
     p = writeVarlong(out, p, r.timestamp - baseTimestamp)
-    p = writeVarint(out, p, i)
+    p = writeVarint(out, p, r.offsetDelta ?? i)
     p = writeBytes(out, p, r.key)
     p = writeBytes(out, p, r.value)
     const headers = r.headers
