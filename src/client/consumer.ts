@@ -9,6 +9,7 @@ import { ClosedError, InvalidConfigError, InvalidPartitionError, KafkaliteError 
 import type { BrokerCore } from '../broker/broker-core.js'
 import type { Partition } from '../broker/partition.js'
 import { checkOffset, fetchChunks, type AutoOffsetReset, type Chunk, type DeliveredMessage, type FetchLimits, type FetchPosition } from './fetch-decode.js'
+import { intOption, retryOptions, type RetryOptions } from './options.js'
 import { resolveCodec, type CodecSpec } from './serde.js'
 import type { GroupCoordinator } from './group/coordinator.js'
 import type { OffsetCommit } from './group/offset-store.js'
@@ -21,14 +22,7 @@ const runScope = new AsyncLocalStorage<Consumer>()
 
 export type { AutoOffsetReset }
 
-export interface RetryOptions {
-  /** Attempts after the first one before the consumer gives up (default 5). */
-  retries?: number
-  /** First backoff in ms (default 100), multiplied by `multiplier` (default 2) up to `maxRetryTime`. */
-  initialRetryTime?: number
-  maxRetryTime?: number
-  multiplier?: number
-}
+export type { RetryOptions }
 
 export interface ConsumerOptions extends Partial<GroupOptions> {
   /** Start at the log start offset instead of the end (default false; with a group: when it has no committed offset). */
@@ -102,8 +96,8 @@ export class Consumer extends EventEmitter {
     }
     this.limits = {
       autoOffsetReset,
-      maxBytes: positiveInt(o.maxBytes ?? 10 * 1024 * 1024, 'maxBytes'),
-      maxBytesPerPartition: positiveInt(o.maxBytesPerPartition ?? 1024 * 1024, 'maxBytesPerPartition'),
+      maxBytes: intOption(o.maxBytes ?? 10 * 1024 * 1024, 'maxBytes'),
+      maxBytesPerPartition: intOption(o.maxBytesPerPartition ?? 1024 * 1024, 'maxBytesPerPartition'),
       keyCodec: resolveCodec(o.keyCodec, 'key'),
       valueCodec: resolveCodec(o.valueCodec, 'value'),
     }
@@ -490,25 +484,4 @@ export class Consumer extends EventEmitter {
 
 function key(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`
-}
-
-function retryOptions(r: RetryOptions): Required<RetryOptions> {
-  const multiplier = r.multiplier ?? 2
-  if (typeof multiplier !== 'number' || !(multiplier >= 1)) throw new InvalidConfigError('retry.multiplier must be a number ≥ 1')
-  return {
-    retries: nonNegativeInt(r.retries ?? 5, 'retry.retries'),
-    initialRetryTime: nonNegativeInt(r.initialRetryTime ?? 100, 'retry.initialRetryTime'),
-    maxRetryTime: nonNegativeInt(r.maxRetryTime ?? 30_000, 'retry.maxRetryTime'),
-    multiplier,
-  }
-}
-
-function positiveInt(v: unknown, name: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new InvalidConfigError(`${name} must be a positive integer`)
-  return v
-}
-
-function nonNegativeInt(v: unknown, name: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new InvalidConfigError(`${name} must be an integer ≥ 0`)
-  return v
 }

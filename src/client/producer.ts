@@ -7,6 +7,7 @@ import type { BrokerCore } from '../broker/broker-core.js'
 import type { Acks, AppendInfo, Partition } from '../broker/partition.js'
 import type { Topic } from '../broker/topic.js'
 import { encodeRecordBatch, type Compression, type RecordInput } from '../storage/record-batch.js'
+import { intOption } from './options.js'
 import { partitionForKey } from './partitioner.js'
 import { encodeHeaders, resolveCodec, type CodecSpec, type MessageHeaders, type ResolvedCodec } from './serde.js'
 
@@ -113,9 +114,9 @@ export class Producer {
     const o = options ?? {}
     this.acks = o.acks ?? 'all'
     if (!['all', 'leader', 'none'].includes(this.acks)) throw new InvalidConfigError(`acks must be 'all', 'leader' or 'none'`)
-    this.lingerMs = checkInt(o.lingerMs ?? 0, 'lingerMs', 0)
-    this.batchBytes = checkInt(o.batchBytes ?? 1024 * 1024, 'batchBytes', 1)
-    this.maxInFlightBytes = checkInt(o.maxInFlightBytes ?? 64 * 1024 * 1024, 'maxInFlightBytes', 1)
+    this.lingerMs = intOption(o.lingerMs ?? 0, 'lingerMs', 0)
+    this.batchBytes = intOption(o.batchBytes ?? 1024 * 1024, 'batchBytes', 1)
+    this.maxInFlightBytes = intOption(o.maxInFlightBytes ?? 64 * 1024 * 1024, 'maxInFlightBytes', 1)
     this.compression = o.compression ?? 'none'
     if (this.compression !== 'none' && this.compression !== 'gzip') throw new InvalidConfigError(`compression must be 'none' or 'gzip'`)
     this.partitioner = resolvePartitioner(o.partitioner, () => this.roundRobin++)
@@ -401,10 +402,6 @@ function recordSize(r: RecordInput): number {
   return n
 }
 
-function checkInt(v: unknown, name: string, min: number): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new InvalidConfigError(`${name} must be an integer ≥ ${min}`)
-  return v
-}
 
 const murmur2Partitioner: Partitioner = ({ key, partitionCount }) => partitionForKey(key!, partitionCount)
 

@@ -9,6 +9,7 @@ import type { FetchPosition } from '../fetch-decode.js'
 import { BUILTIN_ASSIGNORS, type PartitionAssignor } from './assignors.js'
 import type { TopicPartitions } from './consumer-protocol.js'
 import type { GroupCoordinator } from './coordinator.js'
+import { intOption } from '../options.js'
 import { GroupMembership, tpKey } from './membership.js'
 import type { OffsetCommit } from './offset-store.js'
 
@@ -39,10 +40,6 @@ export interface SessionHost {
   emit(event: string, payload: unknown): void
 }
 
-function positiveInt(v: unknown, name: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new InvalidConfigError(`${name} must be a positive integer`)
-  return v
-}
 
 export class GroupSession {
   readonly membership: GroupMembership
@@ -62,9 +59,9 @@ export class GroupSession {
     if (typeof options.groupId !== 'string' || options.groupId.length === 0) throw new InvalidConfigError('groupId must be a non-empty string')
     this.groupId = options.groupId
     this.autoCommit = options.autoCommit ?? true
-    this.autoCommitIntervalMs = positiveInt(options.autoCommitIntervalMs ?? 5000, 'autoCommitIntervalMs')
-    const sessionTimeoutMs = positiveInt(options.sessionTimeoutMs ?? 30_000, 'sessionTimeoutMs')
-    const heartbeatIntervalMs = positiveInt(options.heartbeatIntervalMs ?? Math.min(3000, Math.floor(sessionTimeoutMs / 3) || 1), 'heartbeatIntervalMs')
+    this.autoCommitIntervalMs = intOption(options.autoCommitIntervalMs ?? 5000, 'autoCommitIntervalMs')
+    const sessionTimeoutMs = intOption(options.sessionTimeoutMs ?? 30_000, 'sessionTimeoutMs')
+    const heartbeatIntervalMs = intOption(options.heartbeatIntervalMs ?? Math.min(3000, Math.floor(sessionTimeoutMs / 3) || 1), 'heartbeatIntervalMs')
     const assignors = (options.partitionAssigners ?? ['range']).map((a) => {
       const found = typeof a === 'string' ? BUILTIN_ASSIGNORS[a] : a
       if (!found || typeof found.assign !== 'function' || typeof found.name !== 'string') {
@@ -79,7 +76,7 @@ export class GroupSession {
         groupId: this.groupId,
         clientId: options.clientId ?? 'kafkalite',
         sessionTimeoutMs,
-        rebalanceTimeoutMs: positiveInt(options.rebalanceTimeoutMs ?? 60_000, 'rebalanceTimeoutMs'),
+        rebalanceTimeoutMs: intOption(options.rebalanceTimeoutMs ?? 60_000, 'rebalanceTimeoutMs'),
         heartbeatIntervalMs,
         assignors,
       },
