@@ -18,6 +18,8 @@ import { Checkpoints } from './checkpoints.js'
 import { lockDir, type DirLock } from './lock.js'
 import { MetadataLog, type TopicRecord } from './metadata.js'
 import { Partition } from './partition.js'
+import type { CleanResult } from '../storage/cleaner.js'
+import { Compaction } from './compaction.js'
 import { removeOrphanDirs } from './orphans.js'
 import { enforcePartitionRetention } from './retention.js'
 import { Topic, type TopicDescription } from './topic.js'
@@ -40,6 +42,8 @@ export interface BrokerOptions {
   topicDefaults?: Partial<TopicConfig>
   /** How often retention runs (default 5 minutes); `broker.enforceRetention()` runs it at once. */
   retentionCheckIntervalMs?: number
+  /** How often the log cleaner looks for compacted partitions to clean (default 15 s). */
+  cleanerBackoffMs?: number
   /** How often recovery points are checkpointed (default 60 s, as Kafka). */
   recoveryPointCheckpointIntervalMs?: number
   /** Clock in epoch ms (tests inject one). */
@@ -120,6 +124,10 @@ export class BrokerCore extends EventEmitter {
     const retention = options.retentionCheckIntervalMs ?? 5 * 60_000
     if (!Number.isInteger(retention) || retention <= 0) throw new InvalidConfigError('retentionCheckIntervalMs must be a positive integer')
     this.retentionIntervalMs = retention
+    const cleaner = options.cleanerBackoffMs ?? 15_000
+    if (!Number.isInteger(cleaner) || cleaner <= 0) throw new InvalidConfigError('cleanerBackoffMs must be a positive integer')
+    this.cleanerIntervalMs = cleaner
+    this.compaction = new Compaction(this.io, this.dir)
     this.checkpoints = new Checkpoints(this.io, this.dir, () => this.allLogs())
   }
 
@@ -127,6 +135,22 @@ export class BrokerCore extends EventEmitter {
   private readonly retentionIntervalMs: number
   private retentionTimer: NodeJS.Timeout | null = null
   private retentionRun: Promise<number> | null = null
+  private readonly cleanerIntervalMs: number
+  private readonly compaction: Compaction
+  private cleanerTimer: NodeJS.Timeout | null = null
+  private cleanerRun: Promise<CleanResult[]> | null = null
+
+  /**
+   * Runs the log cleaner now (also every cleanerBackoffMs): each partition of a compacted topic
+   * whose dirty ratio reaches minCleanableDirtyRatio is cleaned, in chunks that yield to the event loop.
+   */
+  runCleaner(): Promise<CleanResult[]> {
+    this.assertWritable()
+    this.cleanerRun ??= this.admin(() =>
+      this.compaction.run([...this.topicStates.values()], this.now()),
+    ).finally(() => (this.cleanerRun = null))
+    return this.cleanerRun
+  }
 
   /**
    * Applies every topic's retention now (also run every retentionCheckIntervalMs): deletes expired
@@ -177,6 +201,11 @@ export class BrokerCore extends EventEmitter {
         this.enforceRetention().catch((err) => this.backgroundError('retention', err))
       }, this.retentionIntervalMs)
       this.retentionTimer.unref()
+      this.cleanerTimer = setInterval(() => {
+        if (this.closing) return
+        this.runCleaner().catch((err) => this.backgroundError('cleaner', err))
+      }, this.cleanerIntervalMs)
+      this.cleanerTimer.unref()
     }
   }
 
@@ -318,6 +347,7 @@ export class BrokerCore extends EventEmitter {
       if (name.startsWith('__')) throw new InvalidConfigError(`internal topic ${name} cannot be deleted`)
       await this.meta.append({ t: 'deleteTopic', name, id: state.record.id })
       this.topicStates.delete(name)
+      this.compaction.forget(name, state.partitions.length)
       for (const p of state.partitions) p.abandon()
       const tag = state.record.id.replace(/-/g, '')
       const doomed: string[] = []
@@ -441,8 +471,9 @@ export class BrokerCore extends EventEmitter {
   private async doClose(): Promise<void> {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer)
     if (this.retentionTimer) clearInterval(this.retentionTimer)
-    this.checkpointTimer = null
-    this.retentionTimer = null
+    if (this.cleanerTimer) clearInterval(this.cleanerTimer)
+    this.checkpointTimer = this.retentionTimer = this.cleanerTimer = null
+    this.compaction.stop()
     await Promise.allSettled([...this.clients].map((c) => c.close()))
     await this.adminChain
     this.logsClosed = true
@@ -472,8 +503,8 @@ export class BrokerCore extends EventEmitter {
    * had died (for crash tests over the in-memory file layer; combine with MemoryFileIO.crash()).
    */
   async simulateCrash(): Promise<void> {
-    if (this.checkpointTimer) clearInterval(this.checkpointTimer)
-    if (this.retentionTimer) clearInterval(this.retentionTimer)
+    for (const t of [this.checkpointTimer, this.retentionTimer, this.cleanerTimer]) if (t) clearInterval(t)
+    this.compaction.stop()
     this.closing ??= Promise.resolve()
     this.logsClosed = true
     this.abandonLogs()

@@ -12,6 +12,7 @@ import { storageError, type FileIO } from '../util/file-io.js'
 import { LOG_SUFFIX, parseSegmentFileName } from './file-names.js'
 import { LOG_OVERHEAD, checkBatch, readBatchHeader, setBaseOffset } from './record-batch.js'
 import { Segment, type AppendedBatch } from './segment.js'
+import { completeInterruptedSwaps, type SwapRecoveryReport } from './cleaner.js'
 
 const debug = createDebug('kafkalite:log')
 
@@ -76,6 +77,7 @@ export class Log {
   static async open(io: FileIO, dir: string, opts: LogOpenOptions): Promise<Log> {
     const log = new Log(dir, io, opts.config, opts.now, opts.readOnly, opts.recoveryPoint, opts.logStartOffset)
     if (!opts.readOnly) io.mkdirp(dir)
+    if (!opts.readOnly) log.swapRecovery = await completeInterruptedSwaps(io, dir)
     const bases = io.exists(dir)
       ? io
           .readdir(dir)
@@ -433,6 +435,72 @@ export class Log {
     }
     this.logStartOffset = offset
     await this.deleteOldSegments((s) => s.nextOffset <= offset)
+  }
+
+  // --- compaction support (called only by cleaner.ts)
+
+  /** What open did about segment swaps an interrupted cleaner left behind (null: none found). */
+  swapRecovery: SwapRecoveryReport | null = null
+
+  /** The file layer, for the cleaner's `.cleaned` and `.swap` files. */
+  get fileIO(): FileIO {
+    return this.io
+  }
+
+  /** Every segment but the active one, oldest first. */
+  sealedSegments(): readonly Segment[] {
+    return this.segments.slice(0, -1)
+  }
+
+  /**
+   * The segments the cleaner may rewrite: the longest run from the oldest of sealed segments that end
+   * at or before `firstUncleanableOffset`, are below the recovery point and have no sync pending (so
+   * no fsync is in flight on a handle the swap closes). Never the active segment.
+   */
+  cleanableSegments(firstUncleanableOffset: number): Segment[] {
+    const out: Segment[] = []
+    for (const seg of this.sealedSegments()) {
+      if (seg.nextOffset > firstUncleanableOffset || seg.nextOffset > this.recoveryPoint) break
+      if (seg.dirty || this.sealed.includes(seg)) break
+      out.push(seg)
+    }
+    return out
+  }
+
+  /** Whether `segs` are still consecutive sealed segments of this log (retention may remove some). */
+  holdsSegments(segs: readonly Segment[]): boolean {
+    const i = segs.length > 0 ? this.segments.indexOf(segs[0]!) : -1
+    if (i < 0 || i + segs.length >= this.segments.length) return false
+    return segs.every((s, k) => this.segments[i + k] === s)
+  }
+
+  /**
+   * Replaces the consecutive sealed segments `old` by the one `install(nextOffset)` puts in place and
+   * opens (the cleaner's unlinks and renames), in one synchronous step: a read sees either the old
+   * segments or the new one. Old handles close on a later tick. Returns false, doing nothing, when
+   * `old` is no longer in the log or has a sync pending. When `install` throws, the files may be half
+   * swapped: the log fails until it is reopened, and open completes the swap.
+   */
+  replaceSegments(old: readonly Segment[], install: (nextOffset: number) => Segment): boolean {
+    if (this.failure || this.readOnly || !this.holdsSegments(old)) return false
+    if (old.some((s) => s.dirty || this.sealed.includes(s))) return false
+    const i = this.segments.indexOf(old[0]!)
+    const nextOffset = this.segments[i + old.length]!.baseOffset
+    let seg: Segment
+    try {
+      seg = install(nextOffset)
+    } catch (err) {
+      this.failure = storageError('segment swap', this.dir, err)
+      throw err instanceof KafkaliteError ? err : this.failure
+    }
+    assert(seg.baseOffset === old[0]!.baseOffset, `swapped-in segment ${seg.baseOffset} replaces ${old[0]!.baseOffset}`)
+    seg.nextOffset = nextOffset
+    this.segments.splice(i, old.length, seg)
+    setImmediate(() => {
+      for (const s of old) s.close()
+    })
+    debug('swapped %d cleaned segments of %s for one at %d', old.length, this.dir, seg.baseOffset)
+    return true
   }
 }
 

@@ -196,20 +196,20 @@ function writeRecords(out: Buffer, p: number, records: RecordInput[], baseTimest
 }
 
 /**
- * Encodes `records` (at least one) as one batch in one Buffer. Record i gets offsetDelta i;
+ * Encodes `records` as one batch in one Buffer. Record i gets offsetDelta i unless it names its own;
  * baseTimestamp is the first record's timestamp (as Kafka's MemoryRecordsBuilder), maxTimestamp the
- * largest.
+ * largest. At least one record, unless `lastOffsetDelta` is given: then an empty batch is an
+ * uncompressed header whose base and max timestamp are `emptyBatchTimestamp` (Kafka's empty batch,
+ * which its cleaner keeps where a batch's offsets must stay visible).
  */
 export function encodeRecordBatch(records: RecordInput[], options: EncodeOptions = {}): Buffer {
   const count = records.length
-  assert(count >= 1, 'a record batch holds at least one record')
+  assert(count >= 1 || options.lastOffsetDelta !== undefined, 'a record batch holds at least one record')
   const {
-    baseOffset = 0, compression = 'none', timestampType = 'CreateTime', producerId = -1, producerEpoch = -1,
+    baseOffset = 0, timestampType = 'CreateTime', producerId = -1, producerEpoch = -1,
     baseSequence = -1, transactional = false, control = false, partitionLeaderEpoch = 0,
   } = options
-  if (!Number.isSafeInteger(baseOffset + count - 1)) {
-    throw new InvariantViolation(`offsets from ${baseOffset} exceed the safe integer range`)
-  }
+  const compression = count === 0 ? 'none' : options.compression ?? 'none'
   if (!isInt16(producerEpoch)) throw new InvariantViolation(`producerEpoch ${producerEpoch} is not an int16`)
   assert(isInt32(baseSequence) && isInt32(partitionLeaderEpoch), 'baseSequence and partitionLeaderEpoch are int32')
   if (compression !== 'none' && compression !== 'gzip') {
@@ -217,17 +217,31 @@ export function encodeRecordBatch(records: RecordInput[], options: EncodeOptions
   }
 
   if (bodySizes.length < count) bodySizes = new Int32Array(Math.max(count, bodySizes.length * 2))
-  const baseTimestamp = records[0].timestamp
+  const baseTimestamp = count > 0 ? records[0].timestamp : options.emptyBatchTimestamp ?? -1
+  if (count === 0 && !Number.isSafeInteger(baseTimestamp)) throw new InvariantViolation(`batch timestamp ${baseTimestamp} is not a safe integer`)
   let maxTimestamp = baseTimestamp
   let recordsBytes = 0
+  let lastDelta = -1
   for (let i = 0; i < count; i++) {
     const r = records[i]
     const ts = r.timestamp
     if (!Number.isSafeInteger(ts)) throw new InvariantViolation(`record ${i} timestamp ${ts} is not a safe integer`)
     if (ts > maxTimestamp) maxTimestamp = ts
-    const body = sizeOfBody(r, i, ts - baseTimestamp)
+    const delta = r.offsetDelta ?? i
+    if (delta <= lastDelta || !isInt32(delta)) {
+      throw new InvariantViolation(`record ${i} offsetDelta ${delta} must be an int32 above ${lastDelta}`)
+    }
+    lastDelta = delta
+    const body = sizeOfBody(r, delta, ts - baseTimestamp)
     bodySizes[i] = body
     recordsBytes += sizeOfVarint(body) + body
+  }
+  const lastOffsetDelta = options.lastOffsetDelta ?? lastDelta
+  if (!isInt32(lastOffsetDelta) || lastOffsetDelta < lastDelta || lastOffsetDelta < 0) {
+    throw new InvariantViolation(`lastOffsetDelta ${lastOffsetDelta} must be an int32 ≥ the last record's offsetDelta ${lastDelta}`)
+  }
+  if (!Number.isSafeInteger(baseOffset + lastOffsetDelta)) {
+    throw new InvariantViolation(`offsets from ${baseOffset} exceed the safe integer range`)
   }
 
   let out: Buffer
@@ -259,7 +273,7 @@ export function encodeRecordBatch(records: RecordInput[], options: EncodeOptions
   out.writeInt32BE(partitionLeaderEpoch, PARTITION_LEADER_EPOCH_AT)
   out[MAGIC_AT] = MAGIC_V2
   out.writeInt16BE(attributes, ATTRIBUTES_AT)
-  out.writeInt32BE(count - 1, LAST_OFFSET_DELTA_AT)
+  out.writeInt32BE(lastOffsetDelta, LAST_OFFSET_DELTA_AT)
   writeInt64(out, BASE_TIMESTAMP_AT, baseTimestamp)
   writeInt64(out, MAX_TIMESTAMP_AT, maxTimestamp)
   writeInt64(out, PRODUCER_ID_AT, producerId)

@@ -409,4 +409,40 @@ export class Segment {
     this.handle.close()
     for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) this.io.unlink(this.sibling(suffix))
   }
+
+  // --- compaction support
+
+  /**
+   * Whole batches from file position `position` (a batch boundary), up to `maxBytes` but at least
+   * one batch; empty at the end of the segment. Sequential reads for the cleaner, which checks each
+   * batch's CRC itself.
+   */
+  readAt(position: number, maxBytes: number): Buffer {
+    assert(position >= 0 && position <= this.size, `readAt ${position} outside ${this.file} (${this.size} bytes)`)
+    if (position + LOG_OVERHEAD > this.size) {
+      if (position < this.size) throw new CorruptionError('truncated batch header', this.file, position)
+      return Buffer.alloc(0)
+    }
+    const want = Math.min(Math.max(maxBytes, BATCH_HEADER_BYTES), this.size - position)
+    let buf = Buffer.allocUnsafe(want)
+    let n = this.handle.read(buf, 0, want, position)
+    if (n < LOG_OVERHEAD) throw new CorruptionError('truncated batch header', this.file, position)
+    const first = LOG_OVERHEAD + buf.readInt32BE(8)
+    if (first < BATCH_HEADER_BYTES || position + first > this.size) {
+      throw new CorruptionError(`invalid batch length ${first - LOG_OVERHEAD}`, this.file, position)
+    }
+    if (n < first) {
+      buf = Buffer.allocUnsafe(first)
+      n = this.handle.read(buf, 0, first, position)
+      if (n < first) throw new CorruptionError('batch extends past end of file', this.file, position)
+    }
+    let end = 0
+    while (end + LOG_OVERHEAD <= n) {
+      const size = LOG_OVERHEAD + buf.readInt32BE(end + 8)
+      if (size < BATCH_HEADER_BYTES) throw new CorruptionError(`invalid batch length ${size - LOG_OVERHEAD}`, this.file, position + end)
+      if (end + size > n) break
+      end += size
+    }
+    return end === buf.length ? buf : buf.subarray(0, end)
+  }
 }
