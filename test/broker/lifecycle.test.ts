@@ -187,3 +187,23 @@ test('a compacted topic refuses key-less records, from producers and the raw API
   await producer.send('c', { key: 'k', value: null })
   assert.equal(topic.latestOffset(0), 1, 'a tombstone with a key is fine')
 })
+
+test('a background retention failure is emitted as an error event and shown by health(), never swallowed', async () => {
+  const { MemoryFileIO } = await import('../../src/util/file-io.js')
+  let failUnlink = false
+  const fileIO = new MemoryFileIO((op) => (failUnlink && op === 'unlink' ? 'EIO' : undefined))
+  let now = 1_000_000
+  const broker = await Broker.open({ fileIO, dir: '/d', clock: () => now, retentionCheckIntervalMs: 5 })
+  await broker.createTopic('t', { segmentBytes: 1024, retentionMs: 1000 })
+  await fill(broker, 't', 20, { timestamp: now })
+  const errors: Error[] = []
+  broker.on('error', (e: Error) => errors.push(e))
+  assert.equal(broker.health().ok, true)
+  failUnlink = true
+  now += 10_000
+  await waitFor(() => errors.length > 0, 5000, 'the retention failure reported')
+  assert.equal(broker.health().ok, false)
+  assert.match(broker.health().errors[0]!.message, /retention/)
+  failUnlink = false
+  await broker.close()
+})
