@@ -7,18 +7,10 @@ import type { ChildProcess } from 'node:child_process'
 import { Broker, decodeRecords, type Partition } from '../../src/index.js'
 import { exited, killIfRunning, startFixture, stderrOf } from '../fixtures/child.js'
 import { tempDir, test, withDeadline } from '../fixtures/helpers.js'
+import { mulberry32 } from '../fixtures/random.js'
 
 const ITERATIONS = 10
 
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) >>> 0
-    let t = seed
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Ack {
   partition: number
