@@ -1,56 +1,40 @@
 // Log compaction for one partition's Log (Kafka's LogCleaner, simplified). A pass maps each key to
 // its latest offset over the dirty part of the sealed segments, then rewrites the sealed segments
-// from the oldest, keeping a record when it is the latest of its key, and swaps the rewritten files in
-// atomically. Offsets never change (a compacted log has gaps) and batch boundaries stay: each source
-// batch becomes at most one batch with the same baseOffset and lastOffsetDelta, producer fields,
-// compression and partition leader epoch.
+// from the oldest, group by group (consecutive segments up to segmentBytes), keeping a record when
+// it is the latest of its key, and swaps each rewritten group in atomically (segment-swap.ts).
+// Offsets never change (a compacted log has gaps) and batch boundaries stay: each source batch
+// becomes at most one batch with the same baseOffset and lastOffsetDelta, producer fields,
+// compression and partition leader epoch. A tombstone (null value) goes once the segment holding it
+// has a largest timestamp older than deleteRetentionMs (Kafka before KIP-534 used the segment's
+// last-modified time); key-less records stay; control batches are copied as they are. Work goes in
+// chunks of chunkBytes with a yield to the event loop between them.
 //
 // Called by the broker's cleaner timer: one pass per log at a time, never together with retention
 // or deleteRecords on the same log (Kafka's cleaner and retention share the log's lock; here a
-// segment removed under a pass just stops it before its swap). Reads may run at any time.
-//
-// One swap (base = the base offset of the group's first segment):
-//   1. write `<base>.log.cleaned`, `.index.cleaned`, `.timeindex.cleaned`; fsync them
-//   2. rename them to `.swap`, the .log last (`<base>.log.swap` is the commit point); fsync the dir
-//   3. in one synchronous step: unlink the group's other segments, rename the `.swap` files over
-//      `<base>.log`/`.index`/`.timeindex`, open the new segment, put it in the list; fsync the dir
-// A group's last batch is always kept (as an empty batch when all its records go), so a swap file
-// ends where its group ended. At open, completeInterruptedSwaps deletes every `.cleaned` file (an
-// uncommitted swap) and every index `.swap`, and completes each `<base>.log.swap`: it deletes the
-// segments whose base offset is in (base, end of the swap's last batch], drops `<base>`'s indexes
-// (rebuilt from the .log when next needed) and renames the swap to `<base>.log`.
+// segment removed under a pass just stops it before its swap). Reads and appends may run at any
+// time; abort a pass (signal) and await it before closing the log.
 import createDebug from 'debug'
-import * as path from 'node:path'
 import { CorruptionError } from '../errors.js'
-import { assert, VERIFY } from '../util/assert.js'
-import { storageError, type FileHandle, type FileIO } from '../util/file-io.js'
-import { INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, offsetFileName, parseSegmentFileName } from './file-names.js'
+import { assert } from '../util/assert.js'
+import { storageError } from '../util/file-io.js'
 import type { Log } from './log.js'
-import { OffsetIndex } from './offset-index.js'
 import {
-  LOG_OVERHEAD, checkBatch, decodeRecords, encodeRecordBatch, readBatchHeader, type BatchHeader, type DecodedRecord,
+  LOG_OVERHEAD, checkBatch, decodeRecords, encodeRecordBatch, forEachRecordKey, type BatchHeader, type DecodedRecord,
+  type RecordKeyVisitor,
 } from './record-batch.js'
-import { Segment } from './segment.js'
-import { TimeIndex } from './time-index.js'
+import type { Segment } from './segment.js'
+import { CleanedSegmentWriter, deleteGradually, deletedFile, checkedHeader, installSwap } from './segment-swap.js'
 
 const debug = createDebug('kafkalite:cleaner')
 
-export const CLEANED_SUFFIX = '.cleaned'
-export const SWAP_SUFFIX = '.swap'
-const SEGMENT_SUFFIXES = [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] as const
-
-/** Bytes read between two yields to the event loop. */
-export const CLEANER_CHUNK_BYTES_DEFAULT = 256 * 1024
+/** Work between two yields to the event loop: bytes read, plus RECORD_WORK_BYTES per record. */
+export const CLEANER_CHUNK_BYTES_DEFAULT = 128 * 1024
+/** What one record costs, counted in bytes read (a gzip batch holds many records in few bytes). */
+const RECORD_WORK_BYTES = 32
 /** Memory bound of a pass's key → offset map (Kafka's log.cleaner.dedupe.buffer.size). */
 export const OFFSET_MAP_BYTES_MAX_DEFAULT = 64 * 1024 * 1024
 /** Estimated memory of one map entry besides its key bytes (V8 Map slot, string and number). */
 const MAP_ENTRY_OVERHEAD_BYTES = 80
-/** Output is written in runs of about this size. */
-const WRITE_BYTES = 1024 * 1024
-/** Position of maxTimestamp in a batch (see record-batch.ts). */
-const MAX_TIMESTAMP_AT = 35
-/** A swap file is read in chunks of this size at open. */
-const SCAN_CHUNK_BYTES = 1024 * 1024
 
 export interface CleanOptions {
   /** delete.retention.ms: a tombstone is dropped once its segment's largest timestamp is older than this. */
@@ -76,7 +60,7 @@ export interface CleanOptions {
    * once emptied, stays as an empty batch so producer state can be rebuilt from the log.
    */
   producerLastOffsets?: ReadonlyMap<number, number>
-  /** Bytes read between two yields; default CLEANER_CHUNK_BYTES_DEFAULT. */
+  /** Work between two yields, in bytes read (plus a little per record); default CLEANER_CHUNK_BYTES_DEFAULT. */
   chunkBytes?: number
   /** Awaited between chunks; default setImmediate. */
   yield?: () => Promise<void>
@@ -99,11 +83,6 @@ export interface CleanResult {
   segmentsCleaned: number
   /** The next pass's firstDirtyOffset (persist it, as Kafka's cleaner-offset-checkpoint). */
   nextDirtyOffset: number
-}
-
-export interface SwapRecoveryReport {
-  cleanedFilesDeleted: number
-  swapsCompleted: Array<{ baseOffset: number; endOffset: number; segmentsDeleted: number }>
 }
 
 /**
@@ -139,7 +118,11 @@ export async function cleanLog(log: Log, options: CleanOptions): Promise<CleanRe
   return new CleanerPass(log, options, result).run(segs)
 }
 
-/** Key → latest offset over the dirty range, bounded by an estimate of its memory. */
+/**
+ * Key → latest offset over the dirty range, bounded by an estimate of its memory. Keys are compared
+ * as bytes (a latin1 string maps each byte to one character), never by a hash, so no collision can
+ * drop a record.
+ */
 class OffsetMap {
   private readonly map = new Map<string, number>()
   private bytes = 0
@@ -147,14 +130,15 @@ class OffsetMap {
   get full(): boolean {
     return this.bytes >= this.bytesMax
   }
-  put(key: Buffer, offset: number): void {
+  /** Maps the key `data[start, start + length)` to `offset`. */
+  put(data: Buffer, start: number, length: number, offset: number): void {
     const n = this.map.size
-    this.map.set(key.toString('latin1'), offset)
-    if (this.map.size > n) this.bytes += key.length + MAP_ENTRY_OVERHEAD_BYTES
+    this.map.set(data.toString('latin1', start, start + length), offset)
+    if (this.map.size > n) this.bytes += length + MAP_ENTRY_OVERHEAD_BYTES
   }
-  /** Latest offset of `key`, or -1 when it is not mapped. */
-  latest(key: Buffer): number {
-    return this.map.get(key.toString('latin1')) ?? -1
+  /** Latest offset of the key `data[start, start + length)`, or -1 when it is not mapped. */
+  latest(data: Buffer, start: number, length: number): number {
+    return this.map.get(data.toString('latin1', start, start + length)) ?? -1
   }
 }
 
@@ -164,43 +148,82 @@ class CleanerPass {
   private readonly now: number
   private readonly chunkBytes: number
   private readonly pause: () => Promise<void>
+  private readonly map: OffsetMap
+  /** Offsets from here on are past the map: kept as they are. */
+  private mapEnd = Infinity
+  /** Offsets below this are not mapped (clean already). */
+  private mapFrom = 0
+  // The verdicts on the records of the batch being filtered (see judge).
+  private retainDeletes = true
+  private verdicts = new Uint8Array(256)
+  private judged = 0
+  private kept = 0
+  /** Work done since the last yield (see forEachBatch). */
+  private work = 0
 
   constructor(private readonly log: Log, private readonly o: CleanOptions, private readonly result: CleanResult) {
     this.now = o.now ?? Date.now()
     this.chunkBytes = o.chunkBytes ?? CLEANER_CHUNK_BYTES_DEFAULT
     this.pause = o.yield ?? (() => new Promise<void>((resolve) => setImmediate(resolve)))
+    this.map = new OffsetMap(o.offsetMapBytesMax ?? OFFSET_MAP_BYTES_MAX_DEFAULT)
   }
 
   async run(segs: Segment[]): Promise<CleanResult> {
     const from = Math.max(this.o.firstDirtyOffset, segs[0]!.baseOffset)
-    const map = new OffsetMap(this.o.offsetMapBytesMax ?? OFFSET_MAP_BYTES_MAX_DEFAULT)
+    this.mapFrom = from
     let mapEnd = segs[segs.length - 1]!.nextOffset
     for (const seg of segs) {
-      if (seg.nextOffset <= from || map.full) continue
+      if (seg.nextOffset <= from || this.map.full) continue
       const start = seg.baseOffset < from ? seg.locate(from)?.position ?? seg.size : 0
       const whole = await this.forEachBatch(seg, start, segs, (buf, pos, h) => {
         if (h.isControl) return true
-        for (const r of this.decode(seg, buf, pos)) if (r.key !== null && r.offset >= from) map.put(r.key, r.offset)
-        if (!map.full) return true
+        this.keys(seg, buf, pos, this.mapKey)
+        if (!this.map.full) return true
         mapEnd = h.baseOffset + h.lastOffsetDelta + 1
         return false
       })
       if (!whole) return this.result
     }
-    debug('%s: mapped [%d, %d)%s', this.log.dir, from, mapEnd, map.full ? ' (map full)' : '')
+    this.mapEnd = mapEnd
+    debug('%s: mapped [%d, %d)%s', this.log.dir, from, mapEnd, this.map.full ? ' (map full)' : '')
     const toClean = segs.filter((s) => s.baseOffset < mapEnd)
     for (const group of groupSegments(toClean, this.log.config.segmentBytes)) {
-      if (!(await this.cleanGroup(group, map, mapEnd))) return this.result
+      if (!(await this.cleanGroup(group))) return this.result
     }
     this.result.cleaned = true
     this.result.nextDirtyOffset = Math.max(this.o.firstDirtyOffset, mapEnd)
     return this.result
   }
 
+  private readonly mapKey: RecordKeyVisitor = (offset, data, keyStart, keyLength) => {
+    if (keyLength >= 0 && offset >= this.mapFrom) this.map.put(data, keyStart, keyLength, offset)
+  }
+
+  /**
+   * Kafka's shouldRetainRecord: records past the mapped range, and key-less ones (which cannot be
+   * compacted), stay; otherwise a record stays when it is the latest of its key, a tombstone only
+   * while its segment is within deleteRetentionMs.
+   */
+  private readonly judge: RecordKeyVisitor = (offset, data, keyStart, keyLength, valueIsNull) => {
+    let keep = true
+    if (offset < this.mapEnd && keyLength >= 0) {
+      if (offset < this.map.latest(data, keyStart, keyLength)) keep = false
+      else if (valueIsNull && !this.retainDeletes) keep = false
+    }
+    if (this.judged === this.verdicts.length) {
+      const grown = new Uint8Array(this.judged * 2)
+      grown.set(this.verdicts)
+      this.verdicts = grown
+    }
+    this.verdicts[this.judged++] = keep ? 1 : 0
+    if (keep) this.kept++
+  }
+
   /**
    * Visits each batch of `seg` from file position `start`, CRC-checked, reading chunk by chunk and
-   * yielding between chunks; `visit` returns false to stop. Returns false when the pass must stop
-   * (aborted, the log failed, or `segs` are no longer all in the log).
+   * yielding whenever chunkBytes of work is done (bytes, plus RECORD_WORK_BYTES per record, which
+   * bounds the work on compressed batches too); `visit` returns false to stop. Returns false when
+   * the pass must stop (aborted, the log failed, or `segs` are no longer all in the log).
    */
   private async forEachBatch(seg: Segment, start: number, segs: readonly Segment[], visit: BatchVisitor): Promise<boolean> {
     let filePos = start
@@ -211,19 +234,26 @@ class CleanerPass {
       for (let p = 0; p < buf.length; ) {
         const bad = checkBatch(buf, p)
         if (bad) throw new CorruptionError(`bad record batch (${bad})`, seg.file, filePos + p)
-        const h = readBatchHeader(buf, p)
+        const h = checkedHeader(buf, p, seg.file, filePos + p)
         if (h.baseOffset < expect || h.baseOffset + h.lastOffsetDelta >= seg.nextOffset) {
           throw new CorruptionError(`batch ${h.baseOffset} out of order in segment ${seg.baseOffset}`, seg.file, filePos + p)
         }
         expect = h.baseOffset + h.lastOffsetDelta + 1
         if (!visit(buf, p, h)) return true
         p += LOG_OVERHEAD + h.batchLength
+        this.work += LOG_OVERHEAD + h.batchLength + h.recordCount * RECORD_WORK_BYTES
+        if (this.work >= this.chunkBytes && !(await this.breathe(segs))) return false
       }
       filePos += buf.length
-      await this.pause()
-      if (!this.mayGoOn(segs)) return false
     }
     return true
+  }
+
+  /** Yields to the event loop; false when the pass must stop. */
+  private async breathe(segs: readonly Segment[]): Promise<boolean> {
+    this.work = 0
+    await this.pause()
+    return this.mayGoOn(segs)
   }
 
   private mayGoOn(segs: readonly Segment[]): boolean {
@@ -235,77 +265,76 @@ class CleanerPass {
     return false
   }
 
-  private decode(seg: Segment, buf: Buffer, pos: number): DecodedRecord[] {
+  private keys(seg: Segment, buf: Buffer, pos: number, visit: RecordKeyVisitor): void {
     try {
-      return decodeRecords(buf, pos)
+      forEachRecordKey(buf, pos, visit)
     } catch (err) {
       throw new CorruptionError(`undecodable records (${(err as Error).message})`, seg.file, -1, { cause: err })
     }
   }
 
+  /** The records of the batch at `pos` that `judge` kept, decoded. */
+  private keptRecords(seg: Segment, buf: Buffer, pos: number): DecodedRecord[] {
+    let records: DecodedRecord[]
+    try {
+      records = decodeRecords(buf, pos)
+    } catch (err) {
+      throw new CorruptionError(`undecodable records (${(err as Error).message})`, seg.file, -1, { cause: err })
+    }
+    assert(records.length === this.judged, `decoded ${records.length} records, judged ${this.judged}`)
+    return records.filter((_, i) => this.verdicts[i] === 1)
+  }
+
+  /** Whether cleaning `seg` would remove a record (it stops at the first). Null: the pass must stop. */
+  private async wouldRemove(seg: Segment): Promise<boolean | null> {
+    this.retainDeletes = this.now - seg.maxTimestamp <= this.o.deleteRetentionMs
+    let found = false
+    const whole = await this.forEachBatch(seg, 0, [seg], (buf, pos, h) => {
+      if (h.isControl) return true
+      this.judged = 0
+      this.kept = 0
+      this.keys(seg, buf, pos, this.judge)
+      found = this.kept < this.judged
+      return !found
+    })
+    return whole ? found : null
+  }
+
   /** Rewrites one group of segments into one and swaps it in. Returns false when the pass must stop. */
-  private async cleanGroup(group: Segment[], map: OffsetMap, mapEnd: number): Promise<boolean> {
+  private async cleanGroup(group: Segment[]): Promise<boolean> {
+    if (group.length === 1) {
+      // A segment alone in its group is rewritten only when it loses a record: a pass over a clean
+      // log reads it and writes nothing.
+      const remove = await this.wouldRemove(group[0]!)
+      if (remove !== true) return remove === false
+    }
     const log = this.log
     const io = log.fileIO
     const base = group[0]!.baseOffset
     const out = new CleanedSegmentWriter(io, log.dir, base, log.config.indexIntervalBytes)
-    let changed = group.length > 1
     try {
-      let lastDropped: BatchHeader | null = null
-      for (const seg of group) {
-        const retainDeletes = this.now - seg.maxTimestamp <= this.o.deleteRetentionMs
-        const whole = await this.forEachBatch(seg, 0, group, (buf, pos, h) => {
-          const size = LOG_OVERHEAD + h.batchLength
-          if (h.isControl) {
-            out.add(buf.subarray(pos, pos + size), h)
-            lastDropped = null
-            return true
-          }
-          const records = this.decode(seg, buf, pos)
-          const kept = records.filter((r) => retain(r, map, mapEnd, retainDeletes))
-          this.result.recordsRemoved += records.length - kept.length
-          if (kept.length === records.length) {
-            out.add(buf.subarray(pos, pos + size), h)
-            lastDropped = null
-            return true
-          }
-          changed = true
-          if (kept.length > 0 || this.o.producerLastOffsets?.get(h.producerId) === h.baseOffset + h.lastOffsetDelta) {
-            out.add(rewriteBatch(h, kept), h)
-            lastDropped = null
-          } else lastDropped = h
-          return true
-        })
-        if (!whole) {
-          out.discard()
-          return false
-        }
-      }
-      if (lastDropped) out.add(rewriteBatch(lastDropped, []), lastDropped)
-      if (!changed) {
-        out.discard()
-        return true
+      if (!(await this.rewrite(group, out))) {
+        await out.discard(this.pause)
+        return false
       }
       await out.finish()
       if (!this.mayGoOn(group)) {
-        out.discard()
+        await out.discard(this.pause)
         return false
       }
       out.commit()
       await io.syncDir(log.dir)
     } catch (err) {
-      out.discard()
+      await out.discard(this.pause)
       throw err
     }
     const swapped = log.replaceSegments(group, (nextOffset) => {
-      for (const seg of group.slice(1)) for (const suffix of SEGMENT_SUFFIXES) io.unlink(seg.sibling(suffix))
-      for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX]) io.rename(swapFile(log.dir, base, suffix), segmentFile(log.dir, base, suffix))
-      const seg = Segment.open(io, log.dir, base, log.config.indexIntervalBytes, false, this.now)
+      const seg = installSwap(io, group, log.config.indexIntervalBytes, this.now)
       assert(seg.size === out.size && out.lastOffset < nextOffset, `swapped-in segment ${base} is not the one written`)
       return seg
     })
     if (!swapped) {
-      out.discard()
+      await out.discard(this.pause)
       this.mayGoOn(group)
       this.result.stopped ??= 'segments-changed'
       return false
@@ -318,19 +347,39 @@ class CleanerPass {
     }
     this.result.bytesWritten += out.size
     this.result.segmentsCleaned += group.length
+    for (const seg of group) await deleteGradually(io, deletedFile(log.dir, seg.baseOffset), this.o.signal?.aborted ? null : this.pause)
     return true
   }
-}
 
-/**
- * Kafka's shouldRetainRecord: records past the mapped range, and key-less ones (which cannot be
- * compacted), stay; otherwise a record stays when it is the latest of its key, a tombstone only
- * while its segment is within deleteRetentionMs.
- */
-function retain(r: DecodedRecord, map: OffsetMap, mapEnd: number, retainDeletes: boolean): boolean {
-  if (r.offset >= mapEnd || r.key === null) return true
-  if (r.offset < map.latest(r.key)) return false
-  return r.value !== null || retainDeletes
+  /** Writes the cleaned records of `group` to `out`. Returns false when the pass must stop. */
+  private async rewrite(group: Segment[], out: CleanedSegmentWriter): Promise<boolean> {
+    let lastDropped: BatchHeader | null = null
+    for (const seg of group) {
+      this.retainDeletes = this.now - seg.maxTimestamp <= this.o.deleteRetentionMs
+      const whole = await this.forEachBatch(seg, 0, group, (buf, pos, h) => {
+        const size = LOG_OVERHEAD + h.batchLength
+        if (!h.isControl) {
+          this.judged = 0
+          this.kept = 0
+          this.keys(seg, buf, pos, this.judge)
+          this.result.recordsRemoved += this.judged - this.kept
+        }
+        if (h.isControl || this.kept === this.judged) {
+          out.add(buf.subarray(pos, pos + size), h)
+          lastDropped = null
+        } else if (this.kept > 0 || this.o.producerLastOffsets?.get(h.producerId) === h.baseOffset + h.lastOffsetDelta) {
+          out.add(rewriteBatch(h, this.kept > 0 ? this.keptRecords(seg, buf, pos) : []), h)
+          lastDropped = null
+        } else lastDropped = h
+        return true
+      })
+      if (!whole) return false
+    }
+    // The group's last batch stays (empty) so the cleaned segment ends where the group did: open
+    // knows from it which old segments a swap file replaces.
+    if (lastDropped) out.add(rewriteBatch(lastDropped, []), lastDropped)
+    return true
+  }
 }
 
 /** The batch `h` holding only `kept` (possibly none), with its offsets and producer fields. */
@@ -363,188 +412,4 @@ function groupSegments(segs: readonly Segment[], segmentBytes: number): Segment[
   }
   if (cur.length > 0) groups.push(cur)
   return groups
-}
-
-const segmentFile = (dir: string, base: number, suffix: string) => path.join(dir, offsetFileName(base, suffix))
-const cleanedFile = (dir: string, base: number, suffix: string) => segmentFile(dir, base, suffix) + CLEANED_SUFFIX
-const swapFile = (dir: string, base: number, suffix: string) => segmentFile(dir, base, suffix) + SWAP_SUFFIX
-
-/**
- * Writes a cleaned segment to `<base>.log.cleaned` with its two indexes, built as Segment builds
- * them on append (an entry every indexIntervalBytes, the time index a running maximum).
- */
-class CleanedSegmentWriter {
-  private readonly handle: FileHandle
-  private readonly index: OffsetIndex
-  private readonly timeIndex: TimeIndex
-  private pending: Buffer[] = []
-  private pendingBytes = 0
-  private bytesSinceIndexEntry = 0
-  private maxTs = -1
-  private lastBatchBase = -1
-  private open = true
-  size = 0
-  lastOffset = -1
-
-  constructor(private readonly io: FileIO, private readonly dir: string, readonly base: number, private readonly indexIntervalBytes: number) {
-    this.handle = io.open(cleanedFile(dir, base, LOG_SUFFIX), { create: true })
-    this.handle.truncate(0)
-    this.index = new OffsetIndex(base)
-    this.timeIndex = new TimeIndex(base)
-  }
-
-  add(batch: Buffer, h: BatchHeader): void {
-    assert(this.open && h.baseOffset > this.lastOffset && h.baseOffset >= this.base, `cleaned batch ${h.baseOffset} after ${this.lastOffset}`)
-    if (VERIFY) {
-      assert(checkBatch(batch, 0) === null, 'writing an invalid cleaned batch')
-      const w = readBatchHeader(batch, 0)
-      assert(w.baseOffset === h.baseOffset && w.lastOffsetDelta === h.lastOffsetDelta, `cleaned batch ${w.baseOffset} is not ${h.baseOffset}`)
-    }
-    if (this.bytesSinceIndexEntry > this.indexIntervalBytes) {
-      this.index.append(h.baseOffset, this.size)
-      this.timeIndex.maybeAppend(this.maxTs, h.baseOffset)
-      this.bytesSinceIndexEntry = 0
-    }
-    this.bytesSinceIndexEntry += batch.length
-    const maxTs = batch.readInt32BE(MAX_TIMESTAMP_AT) * 0x100000000 + batch.readUInt32BE(MAX_TIMESTAMP_AT + 4)
-    if (maxTs > this.maxTs) this.maxTs = maxTs
-    this.lastBatchBase = h.baseOffset
-    this.lastOffset = h.baseOffset + h.lastOffsetDelta
-    this.pending.push(batch)
-    this.pendingBytes += batch.length
-    this.size += batch.length
-    if (this.pendingBytes >= WRITE_BYTES) this.writePending()
-  }
-
-  private writePending(): void {
-    if (this.pendingBytes === 0) return
-    this.handle.write(this.pending, this.size - this.pendingBytes)
-    this.pending = []
-    this.pendingBytes = 0
-  }
-
-  /** Writes what is left and both indexes, fsyncs the three files and closes them. */
-  async finish(): Promise<void> {
-    this.writePending()
-    if (this.maxTs >= 0 && this.lastBatchBase >= 0) this.timeIndex.maybeAppend(this.maxTs, this.lastBatchBase)
-    const handles = [this.handle]
-    try {
-      for (const [suffix, bytes] of [[INDEX_SUFFIX, this.index.toBuffer()], [TIME_INDEX_SUFFIX, this.timeIndex.toBuffer()]] as const) {
-        const h = this.io.open(cleanedFile(this.dir, this.base, suffix), { create: true })
-        handles.push(h)
-        h.truncate(0)
-        if (bytes.length > 0) h.write([bytes], 0)
-      }
-      await Promise.all(handles.map((h) => h.sync()))
-    } finally {
-      for (const h of handles) h.close()
-      this.open = false
-    }
-  }
-
-  /** Renames the three files to `.swap`, the .log last: from then on open completes the swap. */
-  commit(): void {
-    for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX]) {
-      this.io.rename(cleanedFile(this.dir, this.base, suffix), swapFile(this.dir, this.base, suffix))
-    }
-  }
-
-  /** Removes whatever this writer left (best effort: open cleans up the rest). */
-  discard(): void {
-    this.open = false
-    try {
-      this.handle.close()
-    } catch {
-      // already closed
-    }
-    for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
-      for (const file of [swapFile(this.dir, this.base, suffix), cleanedFile(this.dir, this.base, suffix)]) {
-        try {
-          this.io.unlink(file)
-        } catch {
-          // Left for the next open, which deletes `.cleaned` files and completes a `.log.swap`.
-        }
-      }
-    }
-  }
-}
-
-// ------------------------------------------------------------------------------- open-time recovery
-
-/**
- * Finishes or removes what an interrupted cleaner left in a partition directory (see the top of
- * this file); called by Log.open before it lists segments. Returns null when there was nothing.
- */
-export async function completeInterruptedSwaps(io: FileIO, dir: string): Promise<SwapRecoveryReport | null> {
-  if (!io.exists(dir)) return null
-  const report: SwapRecoveryReport = { cleanedFilesDeleted: 0, swapsCompleted: [] }
-  const swaps: number[] = []
-  let touched = false
-  for (const name of io.readdir(dir)) {
-    for (const suffix of SEGMENT_SUFFIXES) {
-      if (parseSegmentFileName(name, suffix + CLEANED_SUFFIX) !== null) {
-        io.unlink(path.join(dir, name))
-        report.cleanedFilesDeleted++
-        touched = true
-      } else if (parseSegmentFileName(name, suffix + SWAP_SUFFIX) !== null) {
-        if (suffix === LOG_SUFFIX) swaps.push(parseSegmentFileName(name, suffix + SWAP_SUFFIX)!)
-        else io.unlink(path.join(dir, name))
-        touched = true
-      }
-    }
-  }
-  for (const base of swaps.sort((a, b) => a - b)) {
-    const file = swapFile(dir, base, LOG_SUFFIX)
-    const end = swapEndOffset(io, file, base)
-    const covered = io
-      .readdir(dir)
-      .map((n) => parseSegmentFileName(n, LOG_SUFFIX))
-      .filter((b): b is number => b !== null && b > base && b < end)
-    for (const b of covered) for (const suffix of SEGMENT_SUFFIXES) io.unlink(segmentFile(dir, b, suffix))
-    // The old first segment's indexes describe other bytes: the new ones are rebuilt from the .log.
-    for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) io.unlink(segmentFile(dir, base, suffix))
-    io.rename(file, segmentFile(dir, base, LOG_SUFFIX))
-    report.swapsCompleted.push({ baseOffset: base, endOffset: end, segmentsDeleted: covered.length })
-  }
-  if (!touched) return null
-  await io.syncDir(dir)
-  debug('%s: removed %d uncommitted cleaner files, completed swaps %o', dir, report.cleanedFilesDeleted, report.swapsCompleted)
-  return report
-}
-
-/**
- * One past the last offset of the swap file's last batch (`base` when it is empty). Every batch is
- * checked: the file was fsync'd before it was renamed, so a bad one is corruption.
- */
-function swapEndOffset(io: FileIO, file: string, base: number): number {
-  const handle = io.open(file, { create: false, readOnly: true })
-  try {
-    const fileSize = handle.size()
-    let end = base
-    let buf = Buffer.allocUnsafe(Math.min(SCAN_CHUNK_BYTES, Math.max(fileSize, LOG_OVERHEAD)))
-    let pos = 0
-    while (pos < fileSize) {
-      let n = handle.read(buf, 0, Math.min(buf.length, fileSize - pos), pos)
-      if (n < LOG_OVERHEAD) throw new CorruptionError('truncated batch in a segment swap file', file, pos)
-      const first = LOG_OVERHEAD + buf.readInt32BE(8)
-      if (first > n && first <= fileSize - pos) {
-        buf = Buffer.allocUnsafe(first)
-        n = handle.read(buf, 0, first, pos)
-      }
-      let p = 0
-      while (p + LOG_OVERHEAD <= n && p + LOG_OVERHEAD + buf.readInt32BE(p + 8) <= n) {
-        const bad = checkBatch(buf, p, n)
-        if (bad) throw new CorruptionError(`bad record batch in a segment swap file (${bad})`, file, pos + p)
-        const h = readBatchHeader(buf, p)
-        if (h.baseOffset < end) throw new CorruptionError(`batch ${h.baseOffset} out of order in a segment swap file`, file, pos + p)
-        end = h.baseOffset + h.lastOffsetDelta + 1
-        p += LOG_OVERHEAD + h.batchLength
-      }
-      if (p === 0) throw new CorruptionError('bad record batch in a segment swap file (bad length)', file, pos)
-      pos += p
-    }
-    return end
-  } finally {
-    handle.close()
-  }
 }

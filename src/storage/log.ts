@@ -12,7 +12,7 @@ import { storageError, type FileIO } from '../util/file-io.js'
 import { LOG_SUFFIX, parseSegmentFileName } from './file-names.js'
 import { LOG_OVERHEAD, checkBatch, readBatchHeader, setBaseOffset } from './record-batch.js'
 import { Segment, type AppendedBatch } from './segment.js'
-import { completeInterruptedSwaps, type SwapRecoveryReport } from './cleaner.js'
+import { completeInterruptedSwaps, type SwapRecoveryReport } from './segment-swap.js'
 
 const debug = createDebug('kafkalite:log')
 
@@ -437,7 +437,7 @@ export class Log {
     await this.deleteOldSegments((s) => s.nextOffset <= offset)
   }
 
-  // --- compaction support (called only by cleaner.ts)
+  // --- compaction support (called only by cleaner.ts and segment-swap.ts)
 
   /** What open did about segment swaps an interrupted cleaner left behind (null: none found). */
   swapRecovery: SwapRecoveryReport | null = null

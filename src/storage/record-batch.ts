@@ -469,6 +469,66 @@ export function decodeRecords(buf: Buffer, pos = 0): DecodedRecord[] {
   return records
 }
 
+/**
+ * Called per record by forEachRecordKey: its offset, its key as `data[keyStart, keyStart + keyLength)`
+ * (keyLength -1: null key) and whether its value is null. `data` is the batch buffer, or the
+ * decompressed records of a gzip batch.
+ */
+export type RecordKeyVisitor = (offset: number, data: Buffer, keyStart: number, keyLength: number, valueIsNull: boolean) => void
+
+/**
+ * Visits the records of the whole batch at `pos` without decoding them into objects: the cleaner
+ * looks at keys only. Checks lengths as decodeRecords does (DecodeError), but not values or headers
+ * beyond their record's length; does not check the CRC.
+ */
+export function forEachRecordKey(buf: Buffer, pos: number, visit: RecordKeyVisitor): void {
+  const h = readBatchHeader(buf, pos)
+  const batchEnd = pos + LOG_OVERHEAD + h.batchLength
+  if (batchEnd > buf.length) throw new DecodeError('truncated batch', pos)
+  let data = buf
+  let start = pos + BATCH_HEADER_BYTES
+  let end = batchEnd
+  if (h.compression === 'gzip' && end > start) {
+    data = gunzip(buf.subarray(start, end), pos)
+    start = 0
+    end = data.length
+  }
+  const count = h.recordCount
+  if (count < 0 || count > (end - start) / RECORD_BYTES_MIN) {
+    throw new DecodeError(`record count ${count} does not fit in ${end - start} bytes`, pos)
+  }
+  try {
+    scanRecordKeys(data, start, end, count, h.baseOffset, visit)
+  } catch (err) {
+    if (data !== buf && err instanceof DecodeError) throw new DecodeError(`${err.message} (in gzip records)`, pos)
+    throw err
+  }
+}
+
+function scanRecordKeys(data: Buffer, start: number, end: number, count: number, baseOffset: number, visit: RecordKeyVisitor): void {
+  const r = new VarintReader(data, start, end)
+  for (let i = 0; i < count; i++) {
+    const at = r.pos
+    const length = r.varint()
+    if (length < RECORD_BYTES_MIN - 1 || length > r.end - r.pos) throw new DecodeError(`bad record length ${length}`, at)
+    const recordEnd = r.pos + length
+    r.end = recordEnd
+    r.int8()
+    r.varlong()
+    const offsetDelta = r.varint()
+    const keyLength = r.varint()
+    if (keyLength < -1 || keyLength > r.end - r.pos) throw new DecodeError(`bad byte-field length ${keyLength}`, r.pos)
+    const keyStart = r.pos
+    if (keyLength > 0) r.pos += keyLength
+    const valueLength = r.varint()
+    if (valueLength < -1 || valueLength > r.end - r.pos) throw new DecodeError(`bad byte-field length ${valueLength}`, r.pos)
+    visit(baseOffset + offsetDelta, data, keyStart, keyLength, valueLength === -1)
+    r.pos = recordEnd
+    r.end = end
+  }
+  if (r.pos !== end) throw new DecodeError(`${end - r.pos} bytes left after the last record`, r.pos)
+}
+
 // ------------------------------------------------------------------------------- control records
 
 export interface ControlBatchOptions {

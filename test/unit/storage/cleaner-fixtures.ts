@@ -140,5 +140,5 @@ export function expectedAfterClean(hist: readonly Rec[], end: number, keepTombst
 
 /** Names of cleaner leftovers in `names`. */
 export function cleanerLeftovers(names: readonly string[]): string[] {
-  return names.filter((n) => n.endsWith('.cleaned') || n.endsWith('.swap'))
+  return names.filter((n) => n.endsWith('.cleaned') || n.endsWith('.swap') || n.endsWith('.deleted'))
 }

@@ -1,13 +1,16 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import fc from 'fast-check'
 import * as path from 'node:path'
 import { CorruptionError } from '../../../src/errors.js'
-import { cleanLog, completeInterruptedSwaps, dirtyRatio, type CleanOptions } from '../../../src/storage/cleaner.js'
+import { cleanLog, dirtyRatio, type CleanOptions } from '../../../src/storage/cleaner.js'
+import { completeInterruptedSwaps } from '../../../src/storage/segment-swap.js'
 import { offsetFileName } from '../../../src/storage/file-names.js'
 import type { Log } from '../../../src/storage/log.js'
 import {
-  checkBatch, decodeRecords, encodeControlBatch, encodeRecordBatch, readBatchHeader, setLogAppendTime,
+  checkBatch, decodeRecords, encodeControlBatch, encodeRecordBatch, forEachRecordKey, readBatchHeader, setLogAppendTime,
 } from '../../../src/storage/record-batch.js'
+import { DecodeError } from '../../../src/storage/varint.js'
 import { MemoryFileIO, type FaultOp } from '../../../src/util/file-io.js'
 import { bothIO, type IOEnv } from '../../helpers/tmp.js'
 import {
@@ -71,6 +74,31 @@ test('encodeRecordBatch keeps given offset deltas and lastOffsetDelta; an empty 
   // Without the new fields nothing changes: deltas 0..n-1.
   const plain = encodeRecordBatch([rec(0), rec(1)].map(({ offsetDelta: _, ...r }) => r))
   assert.equal(readBatchHeader(plain, 0).lastOffsetDelta, 1)
+})
+
+test('forEachRecordKey sees what decodeRecords decodes: offsets, keys, null values (fast-check)', () => {
+  const bytes = fc.option(fc.uint8Array({ maxLength: 20 }), { nil: null })
+  const record = fc.record({ key: bytes, value: bytes, headers: fc.array(fc.record({ key: fc.string({ maxLength: 5 }), value: bytes }), { maxLength: 2 }) })
+  fc.assert(
+    fc.property(fc.array(record, { minLength: 1, maxLength: 30 }), fc.boolean(), fc.nat({ max: 3 }), (recs, gzip, gap) => {
+      const batch = encodeRecordBatch(
+        recs.map((r, i) => ({
+          key: r.key && Buffer.from(r.key), value: r.value && Buffer.from(r.value), timestamp: T0 + i, offsetDelta: i * (gap + 1),
+          headers: r.headers.map((h) => ({ key: h.key, value: h.value && Buffer.from(h.value) })),
+        })),
+        { baseOffset: 1000, compression: gzip ? 'gzip' : 'none' },
+      )
+      const seen: Array<[number, string | null, boolean]> = []
+      forEachRecordKey(batch, 0, (offset, data, start, length, valueIsNull) => {
+        seen.push([offset, length < 0 ? null : data.toString('hex', start, start + length), valueIsNull])
+      })
+      assert.deepEqual(seen, decodeRecords(batch, 0).map((r) => [r.offset, r.key && r.key.toString('hex'), r.value === null]))
+    }),
+  )
+  const batch = encodeRecordBatch([{ key: Buffer.from('k'), value: Buffer.from('v'), timestamp: T0 }])
+  const cut = Buffer.from(batch)
+  cut.writeInt32BE(2, 57) // recordCount 2: the second record is missing
+  assert.throws(() => forEachRecordKey(cut, 0, () => undefined), DecodeError)
 })
 
 // --------------------------------------------------------------------------------- compaction
@@ -327,6 +355,23 @@ bothIO('reads and appends between the chunks of a pass always see a truthful log
   await log.close()
 })
 
+bothIO('the work between two yields is bounded by records too, so compressed batches yield as often', async (env) => {
+  const log = await openLog(env.io, env.dir, { config: { segmentBytes: 1 << 20 } })
+  const hist: Rec[] = []
+  const batches = 20
+  for (let i = 0; i < batches; i++) {
+    append(log, hist, Array.from({ length: 500 }, (_, j): Put => [`k${j}`, `v${i}`]), T0, { compression: 'gzip' })
+  }
+  log.roll()
+  const bytes = log.segmentInfo()[0]!.size
+  assert.ok(bytes / 16_384 < batches / 4, `the 10,000 records compress into ${bytes} bytes, a few chunks`)
+  let yields = 0
+  await cleanLog(log, { ...KEEP, firstDirtyOffset: 0, chunkBytes: 16_384, yield: async () => void yields++ })
+  assert.ok(yields >= batches, `${yields} yields for ${batches} batches of 500 records`)
+  assertTruthful(log, hist)
+  await log.close()
+})
+
 bothIO('an abort, or retention deleting a segment, stops a pass with nothing left behind', async (env) => {
   for (const how of ['abort', 'retention'] as const) {
     const { log, hist } = await buildLog(env, path.join(env.root, how))
@@ -352,7 +397,64 @@ bothIO('an abort, or retention deleting a segment, stops a pass with nothing lef
   }
 })
 
+bothIO('replaced segment files are freed a few MiB per step, between yields, never in one unlink', async (env) => {
+  const log = await openLog(env.io, env.dir, { config: { segmentBytes: 24 << 20, indexIntervalBytes: 4096 } })
+  const hist: Rec[] = []
+  const value = 'x'.repeat(100_000)
+  for (let i = 0; i < 200; i++) append(log, hist, [[`k${i % 4}`, value]])
+  log.roll()
+  const oldBytes = log.segmentInfo()[0]!.size
+  assert.ok(oldBytes > 16 << 20)
+  const steps: number[] = []
+  let yields = 0
+  env.setInjector((op, file) => {
+    if (!file.endsWith('.deleted')) return undefined
+    if (op === 'truncate') steps.push(yields)
+    if (op === 'unlink') assert.equal(env.readBytes(file).length, 0, 'a replaced file is empty when unlinked')
+    return undefined
+  })
+  const r = await cleanLog(log, { ...KEEP, firstDirtyOffset: 0, yield: async () => void yields++ })
+  env.setInjector(undefined)
+  assert.equal(r.segmentsCleaned, 1)
+  assert.equal(steps.length, Math.ceil(oldBytes / (8 << 20)), `truncate steps for a ${oldBytes}-byte file`)
+  assert.equal(new Set(steps).size, steps.length, 'one truncate per yield')
+  assert.deepEqual(cleanerLeftovers(env.list()), [])
+  assertTruthful(log, hist)
+  await log.close()
+})
+
 // ------------------------------------------------------------------------------- crash safety
+
+bothIO('one swap, step by step: write and fsync, rename to .swap, fsync dir, then replace, fsync dir, free', async (env) => {
+  const log = await openLog(env.io, env.dir)
+  const hist: Rec[] = []
+  append(log, hist, [['a', '1'], ['b', '1']])
+  log.roll()
+  append(log, hist, [['a', '2']])
+  log.roll()
+  append(log, hist, [['b', '2']])
+  await log.flush()
+  const ops: string[] = []
+  env.setInjector((op, file) => {
+    if (op !== 'read') ops.push(`${op} ${file === env.dir ? 'dir' : path.basename(file).replace(/^0+(?=\d)/, '')}`)
+    return undefined
+  })
+  await cleanLog(log, { ...KEEP, firstDirtyOffset: 0 })
+  env.setInjector(undefined)
+  assert.deepEqual(ops, [
+    'open 0.log.cleaned', 'truncate 0.log.cleaned', 'write 0.log.cleaned',
+    'open 0.index.cleaned', 'truncate 0.index.cleaned', 'open 0.timeindex.cleaned', 'truncate 0.timeindex.cleaned', 'write 0.timeindex.cleaned',
+    'sync 0.log.cleaned', 'sync 0.index.cleaned', 'sync 0.timeindex.cleaned',
+    // the commit: the .log last, then the directory
+    'rename 0.index.cleaned', 'rename 0.timeindex.cleaned', 'rename 0.log.cleaned', 'syncDir dir',
+    // one synchronous step: old files aside, the swap in place, the new segment open
+    'rename 0.log', 'unlink 2.index', 'unlink 2.timeindex', 'rename 2.log',
+    'rename 0.index.swap', 'rename 0.timeindex.swap', 'rename 0.log.swap', 'open 0.log', 'syncDir dir',
+    'open 0.log.deleted', 'truncate 0.log.deleted', 'unlink 0.log.deleted', 'open 2.log.deleted', 'truncate 2.log.deleted', 'unlink 2.log.deleted',
+  ])
+  assert.deepEqual(readAll(log).recs.map((r) => `${r.offset}:${r.key}=${r.value}`), ['1:b=1', '2:a=2', '3:b=2'])
+  await log.close()
+})
 
 const MUTATING = new Set<FaultOp>(['open', 'write', 'truncate', 'sync', 'rename', 'unlink', 'syncDir'])
 const DROP_ALL: Omit<CleanOptions, 'firstDirtyOffset'> = { deleteRetentionMs: DAY, now: T0 + 2 * DAY }
@@ -392,9 +494,11 @@ bothIO('a crash at every file operation of a pass leaves a log that reopens trut
     assert.deepEqual(strip(readAll(reopened).recs), want, `after a crash at ${k} and a new pass`)
     await reopened.close()
   }
-  // The crash points covered uncommitted files, a committed swap, and a swap half done.
-  assert.ok([...seen].some((s) => s.includes('.log.cleaned')), [...seen].join(' | '))
-  assert.ok([...seen].some((s) => s.includes('.log.swap')), [...seen].join(' | '))
+  // The crash points covered uncommitted files, a committed swap, a swap half done and replaced
+  // files not yet deleted.
+  for (const leftover of ['.log.cleaned', '.log.swap', '.log.deleted']) {
+    assert.ok([...seen].some((s) => s.includes(leftover)), `${leftover} never left: ${[...seen].join(' | ')}`)
+  }
 })
 
 /**
@@ -421,7 +525,7 @@ async function swapFixture(env: IOEnv, name: string) {
   return { dirA, a, covered, file, swapBytes, want, o, segments }
 }
 
-bothIO('leftover files at open: uncommitted .cleaned files and orphan index swaps are deleted, the log is as before', async (env) => {
+bothIO('leftover files at open: uncommitted .cleaned files, orphan index swaps and replaced .deleted files go; the log is as before', async (env) => {
   const f = await swapFixture(env, 'cleaned')
   const before = await openLog(env.io, f.dirA, { ...f.o, clean: true, recoveryPoint: f.a.hist.length })
   const want = readAll(before).recs
@@ -430,8 +534,9 @@ bothIO('leftover files at open: uncommitted .cleaned files and orphan index swap
   env.writeBytes(f.file(0, '.index.cleaned'), Buffer.alloc(16, 1))
   env.writeBytes(f.file(0, '.timeindex.swap'), Buffer.alloc(24, 2))
   env.writeBytes(f.file(0, '.index.swap'), Buffer.alloc(16, 3))
+  env.writeBytes(f.file(f.covered[1]!, '.log.deleted'), f.swapBytes)
   const log = await openLog(env.io, f.dirA, { ...f.o, recoveryPoint: f.a.hist.length })
-  assert.deepEqual(log.swapRecovery, { cleanedFilesDeleted: 2, swapsCompleted: [] })
+  assert.deepEqual(log.swapRecovery, { cleanedFilesDeleted: 2, deletedFilesRemoved: 1, swapsCompleted: [] })
   assert.deepEqual(cleanerLeftovers(env.list(f.dirA)), [])
   assert.deepEqual(readAll(log).recs, want)
   await log.close()
