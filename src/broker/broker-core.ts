@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto'
 import * as path from 'node:path'
 import createDebug from 'debug'
 import { ClosedError, InvalidConfigError, TopicExistsError, UnknownTopicError } from '../errors.js'
-import { MemoryFileIO, nodeFileIO, type FileIO } from '../util/file-io.js'
+import type { FileIO } from '../util/file-io.js'
 import { writeFileAtomic } from '../storage/checkpoint.js'
 import {
   CLEAN_SHUTDOWN_FILE,
@@ -19,12 +19,14 @@ import { lockDir, type DirLock } from './lock.js'
 import { MetadataLog, type TopicRecord } from './metadata.js'
 import { Partition } from './partition.js'
 import type { CleanResult } from '../storage/cleaner.js'
+import { resolveBrokerOptions, type BrokerOptions } from './broker-options.js'
+
+export type { BrokerOptions }
 import { Compaction } from './compaction.js'
 import { removeOrphanDirs } from './orphans.js'
 import { enforcePartitionRetention } from './retention.js'
 import { Topic, type TopicDescription } from './topic.js'
 import {
-  DEFAULT_TOPIC_CONFIG,
   resolveTopicConfig,
   validatePartitionCount,
   validateTopicName,
@@ -33,24 +35,6 @@ import {
 
 const debug = createDebug('kafkalite:broker')
 
-export interface BrokerOptions {
-  /** Data directory (created when missing). Without it the broker lives in memory. */
-  dir?: string
-  /** Open without taking the writer's lock; nothing is written, recovery truncates nothing. */
-  readOnly?: boolean
-  /** Defaults for topics created by this broker (each topic can still override them). */
-  topicDefaults?: Partial<TopicConfig>
-  /** How often retention runs (default 5 minutes); `broker.enforceRetention()` runs it at once. */
-  retentionCheckIntervalMs?: number
-  /** How often the log cleaner looks for compacted partitions to clean (default 15 s). */
-  cleanerBackoffMs?: number
-  /** How often recovery points are checkpointed (default 60 s, as Kafka). */
-  recoveryPointCheckpointIntervalMs?: number
-  /** Clock in epoch ms (tests inject one). */
-  clock?: () => number
-  /** File layer (advanced: an in-memory layer shared between opens, or one injecting faults). */
-  fileIO?: FileIO
-}
 
 export interface CreateTopicOptions extends Partial<TopicConfig> {
   /** Number of partitions (default 1). */
@@ -80,8 +64,6 @@ const NEW_TOPIC: OpenContext = { clean: true, recoveryPoints: new Map(), startOf
 
 const METADATA_KEY = `${METADATA_DIR}-0`
 
-let memoryDirs = 0
-
 export class BrokerCore extends EventEmitter {
   readonly dir: string
   readonly readOnly: boolean
@@ -104,29 +86,15 @@ export class BrokerCore extends EventEmitter {
 
   protected constructor(options: BrokerOptions) {
     super()
-    if (options.fileIO) {
-      this.io = options.fileIO
-      this.dir = path.resolve(options.dir ?? '/kafkalite-memory')
-    } else if (options.dir !== undefined) {
-      if (typeof options.dir !== 'string' || options.dir.length === 0) throw new InvalidConfigError('dir must be a non-empty string')
-      this.io = nodeFileIO
-      this.dir = path.resolve(options.dir)
-    } else {
-      this.io = new MemoryFileIO()
-      this.dir = `/kafkalite-memory-${++memoryDirs}`
-    }
-    this.readOnly = !!options.readOnly
-    this.now = options.clock ?? Date.now
-    this.topicDefaults = resolveTopicConfig(options.topicDefaults ?? {}, DEFAULT_TOPIC_CONFIG)
-    const interval = options.recoveryPointCheckpointIntervalMs ?? 60_000
-    if (!Number.isInteger(interval) || interval <= 0) throw new InvalidConfigError('recoveryPointCheckpointIntervalMs must be a positive integer')
-    this.checkpointIntervalMs = interval
-    const retention = options.retentionCheckIntervalMs ?? 5 * 60_000
-    if (!Number.isInteger(retention) || retention <= 0) throw new InvalidConfigError('retentionCheckIntervalMs must be a positive integer')
-    this.retentionIntervalMs = retention
-    const cleaner = options.cleanerBackoffMs ?? 15_000
-    if (!Number.isInteger(cleaner) || cleaner <= 0) throw new InvalidConfigError('cleanerBackoffMs must be a positive integer')
-    this.cleanerIntervalMs = cleaner
+    const o = resolveBrokerOptions(options)
+    this.io = o.io
+    this.dir = o.dir
+    this.readOnly = o.readOnly
+    this.now = o.now
+    this.topicDefaults = o.topicDefaults
+    this.checkpointIntervalMs = o.checkpointIntervalMs
+    this.retentionIntervalMs = o.retentionIntervalMs
+    this.cleanerIntervalMs = o.cleanerIntervalMs
     this.compaction = new Compaction(this.io, this.dir)
     this.checkpoints = new Checkpoints(this.io, this.dir, () => this.allLogs())
   }
