@@ -403,7 +403,8 @@ export class Log {
   ): Promise<number> {
     if (this.failure || this.readOnly) return 0
     let n = 0
-    while (this.segments.length > 0 && this.segments[0]!.size > 0 && expired(this.segments[0]!)) {
+    // An empty sealed segment holds nothing and always goes; otherwise the predicate decides.
+    while (this.segments.length > 0 && (this.segments[0]!.size === 0 ? this.segments.length > 1 : expired(this.segments[0]!))) {
       if (this.segments.length === 1 && rollActive) this.roll()
       if (this.segments.length === 1) break
       const seg = this.segments.shift()!
