@@ -440,11 +440,14 @@ function gunzip(packed: Buffer, pos: number): Buffer {
  * Does not check the CRC (use checkBatch). Malformed content throws DecodeError; every length is
  * checked against the bytes left before anything is sliced or allocated.
  */
-export function decodeRecords(buf: Buffer, pos = 0): DecodedRecord[] {
+/**
+ * The records section of the batch at `pos`: its header, and the bytes `data[start, end)` holding
+ * `count` records (decompressed for gzip). Checks the record count against the bytes.
+ */
+function recordsSection(buf: Buffer, pos: number): { h: BatchHeader; data: Buffer; start: number; end: number; count: number } {
   const h = readBatchHeader(buf, pos)
   const batchEnd = pos + LOG_OVERHEAD + h.batchLength
   if (batchEnd > buf.length) throw new DecodeError('truncated batch', pos)
-  const count = h.recordCount
   let data = buf
   let start = pos + BATCH_HEADER_BYTES
   let end = batchEnd
@@ -453,9 +456,15 @@ export function decodeRecords(buf: Buffer, pos = 0): DecodedRecord[] {
     start = 0
     end = data.length
   }
+  const count = h.recordCount
   if (count < 0 || count > (end - start) / RECORD_BYTES_MIN) {
     throw new DecodeError(`record count ${count} does not fit in ${end - start} bytes`, pos)
   }
+  return { h, data, start, end, count }
+}
+
+export function decodeRecords(buf: Buffer, pos = 0): DecodedRecord[] {
+  const { h, data, start, end, count } = recordsSection(buf, pos)
   const records = new Array<DecodedRecord>(count)
   const r = new VarintReader(data, start, end)
   try {
@@ -482,21 +491,7 @@ export type RecordKeyVisitor = (offset: number, data: Buffer, keyStart: number, 
  * beyond their record's length; does not check the CRC.
  */
 export function forEachRecordKey(buf: Buffer, pos: number, visit: RecordKeyVisitor): void {
-  const h = readBatchHeader(buf, pos)
-  const batchEnd = pos + LOG_OVERHEAD + h.batchLength
-  if (batchEnd > buf.length) throw new DecodeError('truncated batch', pos)
-  let data = buf
-  let start = pos + BATCH_HEADER_BYTES
-  let end = batchEnd
-  if (h.compression === 'gzip' && end > start) {
-    data = gunzip(buf.subarray(start, end), pos)
-    start = 0
-    end = data.length
-  }
-  const count = h.recordCount
-  if (count < 0 || count > (end - start) / RECORD_BYTES_MIN) {
-    throw new DecodeError(`record count ${count} does not fit in ${end - start} bytes`, pos)
-  }
+  const { h, data, start, end, count } = recordsSection(buf, pos)
   try {
     scanRecordKeys(data, start, end, count, h.baseOffset, visit)
   } catch (err) {
@@ -527,50 +522,4 @@ function scanRecordKeys(data: Buffer, start: number, end: number, count: number,
     r.end = end
   }
   if (r.pos !== end) throw new DecodeError(`${end - r.pos} bytes left after the last record`, r.pos)
-}
-
-// ------------------------------------------------------------------------------- control records
-
-export interface ControlBatchOptions {
-  commit: boolean
-  producerId: number
-  producerEpoch: number
-  coordinatorEpoch: number
-  timestamp: number
-  baseOffset?: number
-  partitionLeaderEpoch?: number
-}
-
-/** A transactional control batch holding one commit or abort marker (baseSequence -1, as Kafka). */
-export function encodeControlBatch(o: ControlBatchOptions): Buffer {
-  if (!isInt32(o.coordinatorEpoch)) {
-    throw new InvariantViolation(`coordinatorEpoch ${o.coordinatorEpoch} is not an int32`)
-  }
-  const key = Buffer.allocUnsafe(4)
-  key.writeInt16BE(0, 0)
-  key.writeInt16BE(o.commit ? 1 : 0, 2)
-  const value = Buffer.allocUnsafe(6)
-  value.writeInt16BE(0, 0)
-  value.writeInt32BE(o.coordinatorEpoch, 2)
-  return encodeRecordBatch([{ key, value, timestamp: o.timestamp }], {
-    baseOffset: o.baseOffset ?? 0,
-    partitionLeaderEpoch: o.partitionLeaderEpoch ?? 0,
-    producerId: o.producerId,
-    producerEpoch: o.producerEpoch,
-    baseSequence: -1,
-    transactional: true,
-    control: true,
-  })
-}
-
-/** The marker type of a record from a control batch. Throws DecodeError for anything else. */
-export function decodeControlRecordType(record: { key: Buffer | null }): 'commit' | 'abort' {
-  const key = record.key
-  if (key === null || key.length < 4) throw new DecodeError('control record key shorter than 4 bytes')
-  const version = key.readInt16BE(0)
-  if (version < 0) throw new DecodeError(`bad control record version ${version}`)
-  const type = key.readInt16BE(2)
-  if (type === 0) return 'abort'
-  if (type === 1) return 'commit'
-  throw new DecodeError(`control record type ${type} is not a transaction marker`)
 }

@@ -431,7 +431,7 @@ test('pause/resume from the iterator and pause of an unknown topic is a no-op', 
 })
 
 test('control batches are skipped: no stall, no empty eachBatch, offsets jump over them', async (t) => {
-  const { encodeControlBatch } = await import('../../src/storage/record-batch.js')
+  const { encodeControlBatch } = await import('../../src/storage/control-batch.js')
   const broker = await Broker.open()
   t.after(() => broker.close())
   const p = (await broker.createTopic('ctl')).partition(0)

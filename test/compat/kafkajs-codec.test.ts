@@ -16,9 +16,10 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import fc from 'fast-check'
 import {
-  checkBatch, decodeRecords, encodeControlBatch, encodeRecordBatch, readBatchHeader, setLogAppendTime,
+  checkBatch, decodeRecords, encodeRecordBatch, readBatchHeader, setLogAppendTime,
   type Compression, type RecordHeader, type RecordInput,
 } from '../../src/storage/record-batch.js'
+import { encodeControlBatch } from '../../src/storage/control-batch.js'
 import { crc32c } from '../../src/util/crc32c.js'
 
 const require = createRequire(import.meta.url)

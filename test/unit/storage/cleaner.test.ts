@@ -8,8 +8,9 @@ import { completeInterruptedSwaps } from '../../../src/storage/segment-swap.js'
 import { offsetFileName } from '../../../src/storage/file-names.js'
 import type { Log } from '../../../src/storage/log.js'
 import {
-  checkBatch, decodeRecords, encodeControlBatch, encodeRecordBatch, forEachRecordKey, readBatchHeader, setLogAppendTime,
+  checkBatch, decodeRecords, encodeRecordBatch, forEachRecordKey, readBatchHeader, setLogAppendTime,
 } from '../../../src/storage/record-batch.js'
+import { encodeControlBatch } from '../../../src/storage/control-batch.js'
 import { DecodeError } from '../../../src/storage/varint.js'
 import { MemoryFileIO, type FaultOp } from '../../../src/util/file-io.js'
 import { bothIO, type IOEnv } from '../../helpers/tmp.js'

@@ -4,10 +4,11 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { gzipSync } from 'node:zlib'
 import fc from 'fast-check'
 import {
-  BATCH_HEADER_BYTES, DECOMPRESSED_BYTES_MAX, LOG_OVERHEAD, MAGIC_V2, batchSizeAt, checkBatch, decodeControlRecordType,
-  decodeRecords, encodeControlBatch, encodeRecordBatch, readBatchHeader, setBaseOffset, setLogAppendTime,
+  BATCH_HEADER_BYTES, DECOMPRESSED_BYTES_MAX, LOG_OVERHEAD, MAGIC_V2, batchSizeAt, checkBatch,
+  decodeRecords, encodeRecordBatch, readBatchHeader, setBaseOffset, setLogAppendTime,
   type EncodeOptions, type RecordInput,
 } from '../../../src/storage/record-batch.js'
+import { encodeControlBatch, decodeControlRecordType } from '../../../src/storage/control-batch.js'
 import { DecodeError } from '../../../src/storage/varint.js'
 import { crc32c } from '../../../src/util/crc32c.js'
 
