@@ -6,11 +6,12 @@
 // Called only by Partition: appends and truncation from its write path, reads from anywhere.
 import createDebug from 'debug'
 import * as path from 'node:path'
-import { CorruptionError, KafkaliteError, OffsetOutOfRangeError, StorageError } from '../errors.js'
+import { KafkaliteError, OffsetOutOfRangeError, StorageError } from '../errors.js'
 import { assert, VERIFY } from '../util/assert.js'
 import { storageError, type FileIO } from '../util/file-io.js'
 import { LOG_SUFFIX, parseSegmentFileName } from './file-names.js'
-import { LOG_OVERHEAD, checkBatch, readBatchHeader, setBaseOffset } from './record-batch.js'
+import { checkBatch, setBaseOffset } from './record-batch.js'
+import { readMaxTimestamp, trimToEnd, verifyBatches } from './read-checks.js'
 import { Segment, type AppendedBatch } from './segment.js'
 import { completeInterruptedSwaps, type SwapRecoveryReport } from './segment-swap.js'
 
@@ -325,44 +326,11 @@ export class Log {
       const seg = this.segments[i]!
       const r = seg.read(Math.max(offset, seg.baseOffset), maxBytes)
       if (!r) continue
-      let bytes = this.trimToEnd(r.bytes, endOffset)
-      if (verify || VERIFY) bytes = this.verifyBatches(bytes, seg.file, r.position, offset)
+      let bytes = trimToEnd(r.bytes, endOffset)
+      if (verify || VERIFY) bytes = verifyBatches(bytes, seg.file, r.position, offset)
       return { bytes, file: seg.file, position: r.position }
     }
     return empty
-  }
-
-  /** Drops batches that start at or beyond `endOffset`. */
-  private trimToEnd(bytes: Buffer, endOffset: number): Buffer {
-    let pos = 0
-    while (pos + LOG_OVERHEAD <= bytes.length) {
-      const base = readBaseOffset(bytes, pos)
-      if (base >= endOffset) break
-      pos += LOG_OVERHEAD + bytes.readInt32BE(pos + 8)
-    }
-    return pos === bytes.length ? bytes : bytes.subarray(0, pos)
-  }
-
-  /**
-   * CRC-checks each batch and asserts it is the one asked for (pair assertion on the read side).
-   * Returns the batches before a bad one; a bad first batch raises CorruptionError.
-   */
-  private verifyBatches(bytes: Buffer, file: string, position: number, offset: number): Buffer {
-    let pos = 0
-    let expectAbove = -1
-    while (pos < bytes.length) {
-      const bad = checkBatch(bytes, pos)
-      if (bad && pos > 0) return bytes.subarray(0, pos)
-      if (bad) throw new CorruptionError(`bad record batch (${bad})`, file, position + pos)
-      const h = readBatchHeader(bytes, pos)
-      if (pos === 0 && h.baseOffset + h.lastOffsetDelta < offset) {
-        throw new CorruptionError(`batch ${h.baseOffset} read for offset ${offset}`, file, position)
-      }
-      if (h.baseOffset <= expectAbove) throw new CorruptionError(`offsets out of order at ${h.baseOffset}`, file, position + pos)
-      expectAbove = h.baseOffset + h.lastOffsetDelta
-      pos += LOG_OVERHEAD + h.batchLength
-    }
-    return bytes
   }
 
   /** First offset with a timestamp ≥ `timestamp`, or null when every record is older. */
@@ -503,12 +471,4 @@ export class Log {
     debug('swapped %d cleaned segments of %s for one at %d', old.length, this.dir, seg.baseOffset)
     return true
   }
-}
-
-function readBaseOffset(buf: Buffer, pos: number): number {
-  return buf.readInt32BE(pos) * 0x100000000 + buf.readUInt32BE(pos + 4)
-}
-
-function readMaxTimestamp(batch: Buffer): number {
-  return batch.readInt32BE(35) * 0x100000000 + batch.readUInt32BE(39)
 }
