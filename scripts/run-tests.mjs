@@ -24,7 +24,7 @@ if (files.length === 0) {
 }
 console.log(`running ${files.length} test files`)
 const env = { ...process.env, KAFKALITE_VERIFY: process.env.KAFKALITE_VERIFY ?? '1' }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=120000', ...files], {
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', `--test-timeout=${process.env.KAFKALITE_TEST_TIMEOUT ?? 120000}`, ...files], {
   cwd: root, stdio: 'inherit', env,
 })
 process.exit(r.status ?? 1)
