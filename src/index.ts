@@ -33,6 +33,7 @@ export {
 export type { Codec, CodecSpec } from './client/serde.js'
 export { murmur2, partitionForKey } from './client/partitioner.js'
 export type { RecoveryReport } from './storage/log.js'
+export type { VerifyOptions, VerifyProgress, VerifyProblem, VerifyReport } from './broker/verify.js'
 export {
   encodeRecordBatch,
   decodeRecords,

@@ -25,7 +25,9 @@ export type { BrokerOptions }
 import { Compaction } from './compaction.js'
 import { removeOrphanDirs } from './orphans.js'
 import { enforcePartitionRetention } from './retention.js'
+import { Timers } from './timers.js'
 import { Topic, type TopicDescription } from './topic.js'
+import { verifyLogs, type VerifyOptions, type VerifyReport } from './verify.js'
 import {
   resolveTopicConfig,
   validatePartitionCount,
@@ -75,7 +77,7 @@ export class BrokerCore extends EventEmitter {
   private readonly topicStates = new Map<string, TopicState>()
   private meta!: MetadataLog
   private lock: DirLock | null = null
-  private checkpointTimer: NodeJS.Timeout | null = null
+  private readonly timers = new Timers()
   private adminChain: Promise<unknown> = Promise.resolve()
   private closing: Promise<void> | null = null
   private logsClosed = false
@@ -95,17 +97,17 @@ export class BrokerCore extends EventEmitter {
     this.checkpointIntervalMs = o.checkpointIntervalMs
     this.retentionIntervalMs = o.retentionIntervalMs
     this.cleanerIntervalMs = o.cleanerIntervalMs
+    this.recoverMode = o.recover
     this.compaction = new Compaction(this.io, this.dir)
     this.checkpoints = new Checkpoints(this.io, this.dir, () => this.allLogs())
   }
 
   private readonly checkpointIntervalMs: number
   private readonly retentionIntervalMs: number
-  private retentionTimer: NodeJS.Timeout | null = null
   private retentionRun: Promise<number> | null = null
   private readonly cleanerIntervalMs: number
+  private readonly recoverMode: 'fail' | 'truncate'
   private readonly compaction: Compaction
-  private cleanerTimer: NodeJS.Timeout | null = null
   private cleanerRun: Promise<CleanResult[]> | null = null
 
   /**
@@ -160,30 +162,21 @@ export class BrokerCore extends EventEmitter {
       throw err
     }
     if (!this.readOnly) {
-      this.checkpointTimer = setInterval(() => {
-        this.checkpointRecoveryPoints().catch((err) => this.backgroundError('checkpoint', err))
-      }, this.checkpointIntervalMs)
-      this.checkpointTimer.unref()
-      this.retentionTimer = setInterval(() => {
-        if (this.closing) return
-        this.enforceRetention().catch((err) => this.backgroundError('retention', err))
-      }, this.retentionIntervalMs)
-      this.retentionTimer.unref()
-      this.cleanerTimer = setInterval(() => {
-        if (this.closing) return
-        this.runCleaner().catch((err) => this.backgroundError('cleaner', err))
-      }, this.cleanerIntervalMs)
-      this.cleanerTimer.unref()
+      this.timers.every(this.checkpointIntervalMs, () => this.checkpointRecoveryPoints(), (e) => this.backgroundError('checkpoint', e))
+      this.timers.every(this.retentionIntervalMs, () => this.closing || this.enforceRetention(), (e) => this.backgroundError('retention', e))
+      this.timers.every(this.cleanerIntervalMs, () => this.closing || this.runCleaner(), (e) => this.backgroundError('cleaner', e))
     }
   }
 
   private async load(): Promise<void> {
     const io = this.io
     const marker = path.join(this.dir, CLEAN_SHUTDOWN_FILE)
-    const clean = io.exists(marker)
-    const recoveryPoints = this.checkpoints.recoveryPoints()
+    // recover: 'truncate' trusts nothing: every log is scanned from its start and cut at its first bad batch.
+    const truncate = this.recoverMode === 'truncate'
+    const clean = io.exists(marker) && !truncate
+    const recoveryPoints = truncate ? new Map<string, number>() : this.checkpoints.recoveryPoints()
     const startOffsets = this.checkpoints.logStartOffsets()
-    if (clean && !this.readOnly) {
+    if (io.exists(marker) && !this.readOnly) {
       // From here on the files may change, so the next open must not trust them blindly.
       io.unlink(marker)
       await io.syncDir(this.dir)
@@ -414,6 +407,15 @@ export class BrokerCore extends EventEmitter {
     if (this.listenerCount('error') > 0) this.emit('error', e)
   }
 
+  /**
+   * Reads back every batch of every log (metadata, every partition, internal topics too) and checks
+   * it, changing nothing. Progress goes to `options.onProgress` and the 'verifyProgress' event.
+   */
+  verify(options: VerifyOptions = {}): Promise<VerifyReport> {
+    this.assertLogsOpen()
+    return verifyLogs(this.allLogs(), options, (p) => this.emit('verifyProgress', p))
+  }
+
   private allLogs(): Array<{ key: string; log: Log }> {
     const out = [{ key: METADATA_KEY, log: this.meta.log }]
     for (const s of this.topicStates.values()) {
@@ -437,10 +439,7 @@ export class BrokerCore extends EventEmitter {
   }
 
   private async doClose(): Promise<void> {
-    if (this.checkpointTimer) clearInterval(this.checkpointTimer)
-    if (this.retentionTimer) clearInterval(this.retentionTimer)
-    if (this.cleanerTimer) clearInterval(this.cleanerTimer)
-    this.checkpointTimer = this.retentionTimer = this.cleanerTimer = null
+    this.timers.stop()
     this.compaction.stop()
     await Promise.allSettled([...this.clients].map((c) => c.close()))
     await this.adminChain
@@ -471,7 +470,7 @@ export class BrokerCore extends EventEmitter {
    * had died (for crash tests over the in-memory file layer; combine with MemoryFileIO.crash()).
    */
   async simulateCrash(): Promise<void> {
-    for (const t of [this.checkpointTimer, this.retentionTimer, this.cleanerTimer]) if (t) clearInterval(t)
+    this.timers.stop()
     this.compaction.stop()
     this.closing ??= Promise.resolve()
     this.logsClosed = true

@@ -20,6 +20,15 @@ export interface BrokerOptions {
   recoveryPointCheckpointIntervalMs?: number
   /** Clock in epoch ms (tests inject one). */
   clock?: () => number
+  /**
+   * What to do about an invalid batch *below* a log's recovery point (data that was fsync'd, so not a
+   * torn write): 'fail' (default) rejects the open with CorruptionError naming file and position;
+   * 'truncate' scans every log from its start and cuts each at its first invalid batch, dropping
+   * what follows (reported in `broker.recovery`). Torn tails above the recovery point are always cut.
+   */
+  recover?: 'fail' | 'truncate'
+  /** A read-only broker polls the files for the writer's appends this often (default 100 ms). */
+  tailIntervalMs?: number
   /** File layer (advanced: an in-memory layer shared between opens, or one injecting faults). */
   fileIO?: FileIO
 }
@@ -46,8 +55,13 @@ export function resolveBrokerOptions(options: BrokerOptions) {
     io = new MemoryFileIO()
     dir = `/kafkalite-memory-${++memoryDirs}`
   }
+  const recover = options.recover ?? 'fail'
+  if (recover !== 'fail' && recover !== 'truncate') throw new InvalidConfigError(`recover must be 'fail' or 'truncate', got ${String(recover)}`)
+  if (recover === 'truncate' && options.readOnly) throw new InvalidConfigError("recover: 'truncate' cannot be combined with readOnly")
   return {
     io,
+    recover,
+    tailIntervalMs: intervalMs(options.tailIntervalMs, 100, 'tailIntervalMs'),
     dir,
     readOnly: !!options.readOnly,
     now: options.clock ?? Date.now,

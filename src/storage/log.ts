@@ -177,6 +177,11 @@ export class Log {
     return this.segments.length
   }
 
+  /** The segments, oldest first, the active one last (for verify; the array changes as the log does). */
+  segmentList(): readonly Segment[] {
+    return this.segments
+  }
+
   /** Segment files, oldest first (for tools and tests). */
   segmentFiles(): string[] {
     return this.segments.map((s) => s.file)
@@ -324,11 +329,19 @@ export class Log {
     if (offset >= endOffset) return empty
     for (let i = this.segmentFor(offset); i < this.segments.length; i++) {
       const seg = this.segments[i]!
-      const r = seg.read(Math.max(offset, seg.baseOffset), maxBytes)
-      if (!r) continue
-      let bytes = trimToEnd(r.bytes, endOffset)
-      if (verify || VERIFY) bytes = verifyBatches(bytes, seg.file, r.position, offset)
-      return { bytes, file: seg.file, position: r.position }
+      const o = Math.max(offset, seg.baseOffset)
+      let r = seg.read(o, maxBytes)
+      while (r) {
+        let bytes = trimToEnd(r.bytes, endOffset)
+        try {
+          if (verify || VERIFY) bytes = verifyBatches(bytes, seg.file, r.position, o)
+          return { bytes, file: seg.file, position: r.position }
+        } catch (err) {
+          // The batch the index led to is corrupt: a later offset may still be readable past it.
+          r = seg.readPastCorrupt(err, o, maxBytes)
+          if (!r) throw err
+        }
+      }
     }
     return empty
   }

@@ -13,6 +13,7 @@ import { OffsetIndex } from './offset-index.js'
 import { BATCH_HEADER_BYTES, BATCH_LENGTH_MIN, LOG_OVERHEAD, checkBatch, decodeRecords, readBatchHeader } from './record-batch.js'
 import type { BatchHeader } from './record-batch.js'
 import { TimeIndex } from './time-index.js'
+import { findNextBatch } from './verify.js'
 
 const SCAN_CHUNK_BYTES = 64 * 1024
 const RECOVER_CHUNK_BYTES = 1024 * 1024
@@ -242,25 +243,56 @@ export class Segment {
   }
 
   /** Position and header of the first batch whose last offset is ≥ `offset`, or null when none is. */
-  locate(offset: number, limit = this.size): { position: number; header: BatchHeader } | null {
-    const start = this.offsetIndex().lookup(offset).position
-    let found: { position: number; header: BatchHeader } | null = null
-    this.scan(start, limit, (h, pos) => {
-      if (h.baseOffset + h.lastOffsetDelta >= offset) {
-        found = { position: pos, header: h }
-        return false
+  locate(offset: number, limit = this.size, from?: number): { position: number; header: BatchHeader } | null {
+    let start = from ?? this.offsetIndex().lookup(offset).position
+    for (;;) {
+      let found: { position: number; header: BatchHeader } | null = null
+      let expect = this.baseOffset
+      try {
+        this.scan(start, limit, (h, pos) => {
+          expect = h.baseOffset + h.lastOffsetDelta + 1
+          if (h.baseOffset + h.lastOffsetDelta >= offset) {
+            found = { position: pos, header: h }
+            return false
+          }
+          return true
+        })
+        return found
+      } catch (err) {
+        // A corrupt batch between the index entry and the offset: skip to the next batch that checks
+        // out, unless the offset may lie in the corrupt one (then its error stands).
+        if (!(err instanceof CorruptionError) || err.position === undefined) throw err
+        const next = findNextBatch(this, err.position + 1, limit, expect, this.nextOffset)
+        if (next < 0 || this.baseOffsetAt(next) > offset) throw err
+        start = next
       }
-      return true
-    })
-    return found
+    }
+  }
+
+  /**
+   * After `err` (a corrupt batch found where a read for `offset` started): the read from the next
+   * batch past it that checks out, when that batch starts at or before `offset`; else null (the
+   * offset may lie in the corrupt batch, whose error then stands).
+   */
+  readPastCorrupt(err: unknown, offset: number, maxBytes: number): { bytes: Buffer; position: number } | null {
+    if (!(err instanceof CorruptionError) || err.file !== this.file) return null
+    const next = findNextBatch(this, err.position + 1, this.size, this.baseOffset, this.nextOffset)
+    if (next < 0 || this.baseOffsetAt(next) > offset) return null
+    return this.read(offset, maxBytes, this.size, next)
+  }
+
+  private baseOffsetAt(position: number): number {
+    const b = Buffer.allocUnsafe(8)
+    this.handle.read(b, 0, 8, position)
+    return b.readInt32BE(0) * 0x1_0000_0000 + b.readUInt32BE(4)
   }
 
   /**
    * Whole batches starting with the one that holds `offset`, at most `maxBytes` of them but always at
    * least one (KIP-74). `limit` bounds the position read (e.g. a reader's view of the end).
    */
-  read(offset: number, maxBytes: number, limit = this.size): { bytes: Buffer; position: number } | null {
-    const at = this.locate(offset, limit)
+  read(offset: number, maxBytes: number, limit = this.size, from?: number): { bytes: Buffer; position: number } | null {
+    const at = this.locate(offset, limit, from)
     if (!at) return null
     const first = LOG_OVERHEAD + at.header.batchLength
     const want = Math.min(Math.max(maxBytes, first), limit - at.position)
@@ -402,6 +434,11 @@ export class Segment {
 
   close(): void {
     this.handle.close()
+  }
+
+  /** Raw bytes from file position `position` into `buf` (for verify); returns the count read. */
+  readRaw(buf: Buffer, position: number, length: number): number {
+    return this.handle.read(buf, 0, length, position)
   }
 
   /** Closes and removes the segment's files. */
