@@ -5,8 +5,8 @@ import { EventEmitter } from 'node:events'
 import { randomUUID } from 'node:crypto'
 import * as path from 'node:path'
 import createDebug from 'debug'
-import { ClosedError, InvalidConfigError, TopicExistsError, UnknownTopicError } from '../errors.js'
-import type { FileIO } from '../util/file-io.js'
+import { ClosedError, InvalidConfigError, KafkaliteError, TopicExistsError, UnknownTopicError } from '../errors.js'
+import { storageError, type FileIO } from '../util/file-io.js'
 import { writeFileAtomic } from '../storage/checkpoint.js'
 import {
   CLEAN_SHUTDOWN_FILE,
@@ -237,9 +237,17 @@ export class BrokerCore extends EventEmitter {
     if (this.readOnly) throw new InvalidConfigError('broker was opened read-only')
   }
 
-  /** Runs admin operations one at a time, so checks and metadata writes do not interleave. */
+  /**
+   * Runs admin operations one at a time, so checks and metadata writes do not interleave. A failure
+   * of the file layer reaches the caller as a StorageError naming the file.
+   */
   private admin<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.adminChain.then(fn, fn)
+    const typed = (): Promise<T> =>
+      fn().catch((err: unknown) => {
+        const e = err as NodeJS.ErrnoException
+        throw e instanceof KafkaliteError || typeof e?.code !== 'string' ? err : storageError(e.syscall ?? 'file operation', e.path ?? this.dir, err)
+      })
+    const run = this.adminChain.then(typed, typed)
     this.adminChain = run.catch(() => undefined)
     return run
   }
@@ -268,7 +276,15 @@ export class BrokerCore extends EventEmitter {
         createdMs: this.now(),
       }
       await this.meta.append(record)
-      const topic = await this.openTopic(record, NEW_TOPIC)
+      let topic: Topic
+      try {
+        topic = await this.openTopic(record, NEW_TOPIC)
+      } catch (err) {
+        // The partitions could not be created: take the topic back (the next open removes what
+        // was made of its directories). Should that fail too, the topic is there after a reopen.
+        await this.meta.append({ t: 'deleteTopic', name, id: record.id }).catch(() => undefined)
+        throw err
+      }
       await this.io.syncDir(this.dir)
       debug('created topic %s with %d partitions', name, partitions)
       return topic
