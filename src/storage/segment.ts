@@ -144,6 +144,21 @@ export class Segment {
       this.index = OffsetIndex.fromBuffer(this.baseOffset, this.io.readFile(ixFile), this.size)
       this.timeIndex = TimeIndex.fromBuffer(this.baseOffset, this.io.readFile(tixFile), 0x7fffffff)
     }
+    if (this.index && this.timeIndex && this.size > 0) {
+      // A cut time index loses its last entries, which hold the segment's largest timestamps: the
+      // batches after the last offset index entry must not be newer than its last entry.
+      let tailMax = -1
+      try {
+        this.scan(this.index.last()?.position ?? 0, this.size, (h) => {
+          if (h.maxTimestamp > tailMax) tailMax = h.maxTimestamp
+          return true
+        })
+      } catch (err) {
+        // A corrupt batch there fails its own reads; the indexes stay as loaded.
+        if (!(err instanceof CorruptionError)) throw err
+      }
+      if ((this.timeIndex.last()?.timestamp ?? -1) < tailMax) this.timeIndex = null
+    }
     if (!this.index || !this.timeIndex) this.rebuildIndexes()
   }
 
