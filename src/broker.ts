@@ -1,6 +1,7 @@
 // The public Broker: the storage engine (BrokerCore) plus the clients and the group coordinator
 // built on it. Kept above the client layer so that broker/ never imports client/.
-import { BrokerCore, type BrokerOptions } from './broker/broker-core.js'
+import { BrokerAdmin } from './broker/broker-admin.js'
+import type { BrokerOptions } from './broker/broker-core.js'
 import { Consumer, type ConsumerOptions } from './client/consumer.js'
 import { ConsumerGroup } from './client/group/consumer-group.js'
 import { GroupCoordinator, type GroupState } from './client/group/coordinator.js'
@@ -8,7 +9,7 @@ import { OffsetStore } from './client/group/offset-store.js'
 import { Producer, type ProducerOptions } from './client/producer.js'
 import { assert } from './util/assert.js'
 
-export class Broker extends BrokerCore {
+export class Broker extends BrokerAdmin {
   private coordinator: GroupCoordinator | null = null
 
   /** Opens (or creates) a data dir; without `dir` the broker keeps everything in memory. */

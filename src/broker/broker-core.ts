@@ -1,39 +1,30 @@
 // The storage side of a Broker: the data dir and its lock, the metadata log, topics and their
-// partitions, checkpoints and clean shutdown. The public `Broker` (src/broker.ts) extends it with
-// the client factories (producer, consumer), so this layer never imports the client layer.
+// partitions, checkpoints, background work and clean shutdown. BrokerAdmin (broker-admin.ts) adds
+// topic administration, and the public `Broker` (src/broker.ts) the client factories on top, so this
+// layer never imports the client layer.
 import { EventEmitter } from 'node:events'
-import { randomUUID } from 'node:crypto'
 import * as path from 'node:path'
 import createDebug from 'debug'
-import { ClosedError, InvalidConfigError, KafkaliteError, TopicExistsError, UnknownTopicError } from '../errors.js'
-import { storageError, type FileIO } from '../util/file-io.js'
+import { ClosedError, InvalidConfigError, KafkaliteError, UnknownTopicError } from '../errors.js'
 import { writeFileAtomic } from '../storage/checkpoint.js'
-import {
-  CLEAN_SHUTDOWN_FILE,
-  METADATA_DIR,
-  partitionDirName,
-} from '../storage/file-names.js'
+import type { CleanResult } from '../storage/cleaner.js'
+import { CLEAN_SHUTDOWN_FILE, METADATA_DIR, partitionDirName } from '../storage/file-names.js'
 import { Log, type RecoveryReport } from '../storage/log.js'
+import { storageError, type FileIO } from '../util/file-io.js'
+import { resolveBrokerOptions, type BrokerOptions } from './broker-options.js'
 import { Checkpoints } from './checkpoints.js'
+import { Compaction } from './compaction.js'
 import { lockDir, type DirLock } from './lock.js'
 import { MetadataLog, type TopicRecord } from './metadata.js'
-import { Partition } from './partition.js'
-import type { CleanResult } from '../storage/cleaner.js'
-import { resolveBrokerOptions, type BrokerOptions } from './broker-options.js'
-
-export type { BrokerOptions }
-import { Compaction } from './compaction.js'
 import { removeOrphanDirs } from './orphans.js'
+import { Partition } from './partition.js'
 import { enforcePartitionRetention } from './retention.js'
 import { Timers } from './timers.js'
-import { Topic, type TopicDescription } from './topic.js'
+import { Topic } from './topic.js'
+import { resolveTopicConfig, type TopicConfig } from './topic-config.js'
 import { verifyLogs, type VerifyOptions, type VerifyReport } from './verify.js'
-import {
-  resolveTopicConfig,
-  validatePartitionCount,
-  validateTopicName,
-  type TopicConfig,
-} from './topic-config.js'
+
+export type { BrokerOptions }
 
 const debug = createDebug('kafkalite:broker')
 
@@ -48,7 +39,7 @@ export interface BrokerHealth {
   errors: Array<{ time: number; message: string; code: string }>
 }
 
-interface TopicState {
+export interface TopicState {
   record: TopicRecord
   /** Effective config; Logs hold this object, so alterTopicConfig updates it in place. */
   config: TopicConfig
@@ -56,13 +47,13 @@ interface TopicState {
   partitions: Partition[]
 }
 
-interface OpenContext {
+export interface OpenContext {
   clean: boolean
   recoveryPoints: Map<string, number>
   startOffsets: Map<string, number>
 }
 
-const NEW_TOPIC: OpenContext = { clean: true, recoveryPoints: new Map(), startOffsets: new Map() }
+export const NEW_TOPIC: OpenContext = { clean: true, recoveryPoints: new Map(), startOffsets: new Map() }
 
 const METADATA_KEY = `${METADATA_DIR}-0`
 
@@ -73,9 +64,9 @@ export class BrokerCore extends EventEmitter {
   readonly recovery: RecoveryReport[] = []
   protected readonly io: FileIO
   protected readonly now: () => number
-  private readonly topicDefaults: TopicConfig
-  private readonly topicStates = new Map<string, TopicState>()
-  private meta!: MetadataLog
+  protected readonly topicDefaults: TopicConfig
+  protected readonly topicStates = new Map<string, TopicState>()
+  protected meta!: MetadataLog
   private lock: DirLock | null = null
   private readonly timers = new Timers()
   private adminChain: Promise<unknown> = Promise.resolve()
@@ -107,7 +98,7 @@ export class BrokerCore extends EventEmitter {
   private retentionRun: Promise<number> | null = null
   private readonly cleanerIntervalMs: number
   private readonly recoverMode: 'fail' | 'truncate'
-  private readonly compaction: Compaction
+  protected readonly compaction: Compaction
   private cleanerRun: Promise<CleanResult[]> | null = null
 
   /**
@@ -196,7 +187,7 @@ export class BrokerCore extends EventEmitter {
     }
   }
 
-  private async openTopic(record: TopicRecord, ctx: OpenContext): Promise<Topic> {
+  protected async openTopic(record: TopicRecord, ctx: OpenContext): Promise<Topic> {
     const state: TopicState = { record, config: resolveTopicConfig(record.config, this.topicDefaults), topic: null!, partitions: [] }
     try {
       for (let i = 0; i < record.partitions; i++) state.partitions.push(await this.openPartition(state, i, ctx))
@@ -209,7 +200,7 @@ export class BrokerCore extends EventEmitter {
     return state.topic
   }
 
-  private async openPartition(state: TopicState, i: number, ctx: OpenContext): Promise<Partition> {
+  protected async openPartition(state: TopicState, i: number, ctx: OpenContext): Promise<Partition> {
     const key = partitionDirName(state.record.name, i)
     const log = await Log.open(this.io, path.join(this.dir, key), {
       config: state.config,
@@ -241,7 +232,7 @@ export class BrokerCore extends EventEmitter {
    * Runs admin operations one at a time, so checks and metadata writes do not interleave. A failure
    * of the file layer reaches the caller as a StorageError naming the file.
    */
-  private admin<T>(fn: () => Promise<T>): Promise<T> {
+  protected admin<T>(fn: () => Promise<T>): Promise<T> {
     const typed = (): Promise<T> =>
       fn().catch((err: unknown) => {
         const e = err as NodeJS.ErrnoException
@@ -250,45 +241,6 @@ export class BrokerCore extends EventEmitter {
     const run = this.adminChain.then(typed, typed)
     this.adminChain = run.catch(() => undefined)
     return run
-  }
-
-  /**
-   * Creates a topic. The metadata record is fsync'd before the partitions' directories exist. Bad
-   * input rejects (never throws synchronously) before anything is written.
-   */
-  async createTopic(name: string, options: CreateTopicOptions = {}): Promise<Topic> {
-    this.assertWritable()
-    validateTopicName(name)
-    if (options === null || typeof options !== 'object') throw new InvalidConfigError('createTopic options must be an object')
-    const { partitions = 1, ...overrides } = options
-    validatePartitionCount(partitions)
-    if (name === METADATA_DIR) throw new InvalidConfigError(`topic name ${name} is reserved`)
-    resolveTopicConfig(overrides, this.topicDefaults)
-    return this.admin(async () => {
-      this.assertWritable()
-      if (this.topicStates.has(name)) throw new TopicExistsError(`topic ${name} already exists`)
-      const record: TopicRecord = {
-        t: 'topic',
-        name,
-        id: randomUUID(),
-        partitions,
-        config: stripUndefined(overrides),
-        createdMs: this.now(),
-      }
-      await this.meta.append(record)
-      let topic: Topic
-      try {
-        topic = await this.openTopic(record, NEW_TOPIC)
-      } catch (err) {
-        // The partitions could not be created: take the topic back (the next open removes what
-        // was made of its directories). Should that fail too, the topic is there after a reopen.
-        await this.meta.append({ t: 'deleteTopic', name, id: record.id }).catch(() => undefined)
-        throw err
-      }
-      await this.io.syncDir(this.dir)
-      debug('created topic %s with %d partitions', name, partitions)
-      return topic
-    })
   }
 
   /** The topic with this name, or UnknownTopicError. */
@@ -304,94 +256,6 @@ export class BrokerCore extends EventEmitter {
 
   hasTopic(name: string): boolean {
     return this.topicStates.has(name)
-  }
-
-  private writableTopic(name: string): TopicState {
-    this.assertWritable()
-    const state = this.topicStates.get(name)
-    if (!state) throw new UnknownTopicError(`unknown topic ${String(name)}`)
-    return state
-  }
-
-  /**
-   * Deletes a topic: the metadata record is fsync'd first (the topic is gone from then on), then
-   * each partition directory is renamed to `<dir>.<id>-delete` and removed. An open after a crash
-   * anywhere in between removes what is left. Only the topic's own directories are touched.
-   */
-  deleteTopic(name: string): Promise<void> {
-    return this.admin(async () => {
-      const state = this.writableTopic(name)
-      if (name.startsWith('__')) throw new InvalidConfigError(`internal topic ${name} cannot be deleted`)
-      await this.meta.append({ t: 'deleteTopic', name, id: state.record.id })
-      this.topicStates.delete(name)
-      this.compaction.forget(name, state.partitions.length)
-      for (const p of state.partitions) p.abandon()
-      const tag = state.record.id.replace(/-/g, '')
-      const doomed: string[] = []
-      for (const p of state.partitions) {
-        const dir = path.join(this.dir, partitionDirName(name, p.index))
-        if (!this.io.exists(dir)) continue
-        this.io.rename(dir, `${dir}.${tag}-delete`)
-        doomed.push(`${dir}.${tag}-delete`)
-      }
-      await this.io.syncDir(this.dir)
-      for (const d of doomed) this.io.rmrf(d)
-      await this.io.syncDir(this.dir)
-      debug('deleted topic %s', name)
-      this.emit('topicDeleted', name)
-    })
-  }
-
-  /** Raises a topic's partition count (it can only grow: keys would move otherwise). */
-  createPartitions(name: string, count: number): Promise<Topic> {
-    return this.admin(async () => {
-      const state = this.writableTopic(name)
-      validatePartitionCount(count)
-      if (count <= state.partitions.length) {
-        throw new InvalidConfigError(`topic ${name} has ${state.partitions.length} partitions; createPartitions can only increase it`)
-      }
-      await this.meta.append({ t: 'partitions', name, partitions: count })
-      state.record.partitions = count
-      for (let i = state.partitions.length; i < count; i++) state.partitions.push(await this.openPartition(state, i, NEW_TOPIC))
-      await this.io.syncDir(this.dir)
-      return state.topic
-    })
-  }
-
-  /** Sets config overrides (null resets one to the default); validated before anything is written. */
-  alterTopicConfig(name: string, changes: { [K in keyof TopicConfig]?: TopicConfig[K] | null }): Promise<Readonly<TopicConfig>> {
-    return this.admin(async () => {
-      const state = this.writableTopic(name)
-      if (!changes || typeof changes !== 'object') throw new InvalidConfigError('alterTopicConfig takes an object of configs')
-      const overrides: Record<string, unknown> = { ...state.record.config }
-      for (const [k, v] of Object.entries(changes)) {
-        if (v === null) delete overrides[k]
-        else if (v !== undefined) overrides[k] = v
-      }
-      const next = resolveTopicConfig(overrides, this.topicDefaults)
-      await this.meta.append({ t: 'config', name, config: overrides as Partial<TopicConfig> })
-      state.record.config = overrides as Partial<TopicConfig>
-      Object.assign(state.config, next)
-      return state.config
-    })
-  }
-
-  /** Config and, per partition, earliest/latest offsets, size on disk and segment count. */
-  describeTopic(name: string): TopicDescription {
-    return this.topic(name).describe()
-  }
-
-  /** Makes every offset below `beforeOffset` unreadable (Kafka's DeleteRecords); returns the new log start. */
-  deleteRecords(name: string, options: { partition: number; beforeOffset: number }): Promise<{ partition: number; logStartOffset: number }> {
-    return this.admin(async () => {
-      const state = this.writableTopic(name)
-      const p = state.topic.partition(options?.partition)
-      const before = options.beforeOffset
-      if (typeof before !== 'number' || !Number.isSafeInteger(before)) throw new InvalidConfigError('beforeOffset must be an integer')
-      await p.log.advanceLogStart(before)
-      await this.checkpointRecoveryPoints()
-      return { partition: p.index, logStartOffset: p.logStartOffset }
-    })
   }
 
   /** Every topic, by name. */
@@ -494,10 +358,4 @@ export class BrokerCore extends EventEmitter {
     await this.lock?.release()
     this.lock = null
   }
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  const out: Partial<T> = {}
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v
-  return out
 }

@@ -6,7 +6,7 @@
 // Value (OffsetCommitValue, version 3): version int16 | offset int64 | leaderEpoch int32 |
 //                                       metadata string | commitTimestamp int64
 // string = int16 length + utf8.
-import type { BrokerCore } from '../../broker/broker-core.js'
+import type { BrokerAdmin } from '../../broker/broker-admin.js'
 import { CorruptionError } from '../../errors.js'
 import { LOG_OVERHEAD, decodeRecords, encodeRecordBatch, type RecordInput } from '../../storage/record-batch.js'
 
@@ -88,7 +88,7 @@ export class OffsetStore {
   private readonly groups = new Map<string, Map<string, CommittedOffset>>()
 
   constructor(
-    private readonly broker: BrokerCore,
+    private readonly broker: BrokerAdmin,
     private readonly now: () => number,
   ) {}
 
