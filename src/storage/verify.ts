@@ -80,11 +80,18 @@ async function verifySegment(log: Log, seg: Segment, out: LogVerifyResult, opts:
     const ok = checkAt(r, pos, expect, limit)
     if (typeof ok === 'string') {
       problem(pos, ok)
+      // A bad batch whose length still leads to a plausible header (a flipped payload byte, say) is
+      // stepped over, so the batch after it is checked and reported on its own; else resync.
+      const h = r.at(pos, LOG_OVERHEAD)
+      const claimed = h < 0 ? -1 : pos + LOG_OVERHEAD + r.buf.readInt32BE(h + 8)
+      if (claimed > pos && claimed < end && plausibleHeader(r, claimed, expect, limit)) {
+        pos = claimed
+        continue
+      }
       const next = resync(r, pos + 1, expect, limit)
       if (next < 0) {
         // Unless the bad batch's own length reaches the end, more bytes than the batch are lost.
-        const claimed = r.at(pos, LOG_OVERHEAD) < 0 ? -1 : pos + LOG_OVERHEAD + r.buf.readInt32BE(r.at(pos, LOG_OVERHEAD) + 8)
-        if (claimed !== end && pos + 1 < end) problem(pos + 1, `no valid batch in the remaining ${end - pos - 1} bytes`)
+        if (claimed !== end) out.problems[out.problems.length - 1]!.reason += `; no valid batch in the ${end - pos} bytes from there to the end`
         break
       }
       pos = next
@@ -109,6 +116,15 @@ async function verifySegment(log: Log, seg: Segment, out: LogVerifyResult, opts:
   }
   opts.onBytes?.(end - reported, seg.file)
   out.bytes += end - reported
+}
+
+/** Whether a batch header that could be one this segment holds starts at `pos` (no CRC check). */
+function plausibleHeader(r: ChunkReader, pos: number, expect: number, limit: number): boolean {
+  const h = r.at(pos, BATCH_HEADER_BYTES)
+  if (h < 0 || r.buf[h + MAGIC_AT] !== MAGIC_V2) return false
+  const size = LOG_OVERHEAD + r.buf.readInt32BE(h + 8)
+  const base = r.buf.readInt32BE(h) * 0x1_0000_0000 + r.buf.readUInt32BE(h + 4)
+  return size >= BATCH_HEADER_BYTES && pos + size <= r.end && base >= expect && base < limit
 }
 
 /** The batch at `pos` if it checks out, else why not. */

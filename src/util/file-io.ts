@@ -21,6 +21,8 @@ export interface FileHandle {
   /** fdatasync: resolves once everything written so far is durable. */
   sync(): Promise<void>
   close(): void
+  /** Identity of the open file (device and inode): differs from `FileIO.fileId(path)` once the path names another file. */
+  id(): string
 }
 
 export type FaultOp = 'open' | 'read' | 'write' | 'sync' | 'truncate' | 'rename' | 'unlink' | 'mkdir' | 'syncDir'
@@ -43,6 +45,8 @@ export interface FileIO {
   rmrf(dir: string): void
   /** fsync of a directory, making creations, renames and deletions in it durable. */
   syncDir(dir: string): Promise<void>
+  /** Identity of the file at `file` now (see FileHandle.id), or null when there is none. */
+  fileId(file: string): string | null
 }
 
 /** Converts a system error into a StorageError (ENOSPC is retriable once space frees up). */
@@ -64,6 +68,10 @@ class NodeFileHandle implements FileHandle {
   }
   size(): number {
     return fs.fstatSync(this.fd).size
+  }
+  id(): string {
+    const st = fs.fstatSync(this.fd)
+    return `${st.dev}:${st.ino}`
   }
   read(buf: Buffer, offset: number, length: number, position: number): number {
     this.io.fault('read', this.path)
@@ -151,6 +159,10 @@ export class NodeFileIO implements FileIO {
       return false
     }
   }
+  fileId(file: string): string | null {
+    const st = fs.statSync(file, { throwIfNoEntry: false })
+    return st ? `${st.dev}:${st.ino}` : null
+  }
   rename(from: string, to: string): void {
     this.fault('rename', from)
     fs.renameSync(from, to)
@@ -185,6 +197,7 @@ export const nodeFileIO: FileIO = new NodeFileIO()
 // power loss does to data that was never fsync'd. Directory entries are treated as durable at once.
 
 interface MemFile {
+  id: number
   data: Buffer
   length: number
   durable: Buffer
@@ -194,13 +207,16 @@ function enoent(file: string): NodeJS.ErrnoException {
   return faultError('ENOENT', 'open', file)
 }
 
+/** Bound to the file object, as a descriptor is to an inode: it survives renames and unlinks of its path. */
 class MemoryFileHandle implements FileHandle {
   private closed = false
-  constructor(readonly path: string, private readonly io: MemoryFileIO, private readonly readOnly: boolean) {}
+  constructor(readonly path: string, private readonly io: MemoryFileIO, private readonly readOnly: boolean, private readonly f: MemFile) {}
   private file(): MemFile {
-    const f = this.io.files.get(this.path)
-    if (!f || this.closed) throw faultError('EBADF', 'fd', this.path)
-    return f
+    if (this.closed) throw faultError('EBADF', 'fd', this.path)
+    return this.f
+  }
+  id(): string {
+    return String(this.f.id)
   }
   /** Fails as Linux does on a descriptor opened read-only (write: EBADF, ftruncate: EINVAL). */
   private writable(op: 'write' | 'truncate'): MemFile {
@@ -269,8 +285,13 @@ export class MemoryFileIO implements FileIO {
   readonly files = new Map<string, MemFile>()
   readonly dirs = new Set<string>()
   injector: FaultInjector | undefined
+  private nextId = 0
   constructor(injector?: FaultInjector) {
     this.injector = injector
+  }
+  fileId(file: string): string | null {
+    const f = this.files.get(path.resolve(file))
+    return f ? String(f.id) : null
   }
   fault(op: FaultOp, file: string): void {
     const code = this.injector?.(op, file)
@@ -289,9 +310,9 @@ export class MemoryFileIO implements FileIO {
     if (!this.files.has(file)) {
       if (!opts.create || opts.readOnly) throw enoent(file)
       if (!this.dirs.has(path.dirname(file))) throw enoent(path.dirname(file))
-      this.files.set(file, { data: Buffer.alloc(0), length: 0, durable: Buffer.alloc(0) })
+      this.files.set(file, { id: ++this.nextId, data: Buffer.alloc(0), length: 0, durable: Buffer.alloc(0) })
     }
-    return new MemoryFileHandle(file, this, opts.readOnly === true)
+    return new MemoryFileHandle(file, this, opts.readOnly === true, this.files.get(file)!)
   }
   exists(file: string): boolean {
     file = path.resolve(file)

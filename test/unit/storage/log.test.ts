@@ -495,6 +495,7 @@ function tearingIO(inner: FileIO, plan: { tearWrite: boolean; failTruncates: num
     },
     sync: () => h.sync(),
     close: () => h.close(),
+    id: () => h.id(),
   })
   return Object.assign(Object.create(inner) as FileIO, {
     open: (file: string, opts: { create: boolean; readOnly?: boolean }) => wrap(inner.open(file, opts)),
@@ -546,7 +547,7 @@ bothIO('a clean reopen keeps everything, continues the offsets and scans nothing
   const reopened = await openLog(env, { config, clean: true, recoveryPoint: model.length })
   env.setInjector(undefined)
   const active = path.basename(files.at(-1)!)
-    // At most: the time index check and the tail scan, each over the batches after the last index entry.
+  // At most: the time index check and the tail scan, each over the batches after the last index entry.
   for (const [name, n] of logReads) {
     if (name.endsWith('.log')) assert.ok(name === active && n <= 3, `open read ${name} ${n} times`)
   }
