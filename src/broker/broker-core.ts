@@ -89,6 +89,7 @@ export class BrokerCore extends EventEmitter {
     this.retentionIntervalMs = o.retentionIntervalMs
     this.cleanerIntervalMs = o.cleanerIntervalMs
     this.recoverMode = o.recover
+    this.tailIntervalMs = o.tailIntervalMs
     this.compaction = new Compaction(this.io, this.dir)
     this.checkpoints = new Checkpoints(this.io, this.dir, () => this.allLogs())
   }
@@ -98,6 +99,7 @@ export class BrokerCore extends EventEmitter {
   private retentionRun: Promise<number> | null = null
   private readonly cleanerIntervalMs: number
   private readonly recoverMode: 'fail' | 'truncate'
+  private readonly tailIntervalMs: number
   protected readonly compaction: Compaction
   private cleanerRun: Promise<CleanResult[]> | null = null
 
@@ -152,7 +154,8 @@ export class BrokerCore extends EventEmitter {
       this.lock = null
       throw err
     }
-    if (!this.readOnly) {
+    if (this.readOnly) this.timers.every(this.tailIntervalMs, () => this.closing || this.followWriter(), (e) => this.backgroundError('tail', e))
+    else {
       this.timers.every(this.checkpointIntervalMs, () => this.checkpointRecoveryPoints(), (e) => this.backgroundError('checkpoint', e))
       this.timers.every(this.retentionIntervalMs, () => this.closing || this.enforceRetention(), (e) => this.backgroundError('retention', e))
       this.timers.every(this.cleanerIntervalMs, () => this.closing || this.runCleaner(), (e) => this.backgroundError('cleaner', e))
@@ -212,6 +215,45 @@ export class BrokerCore extends EventEmitter {
     })
     if (log.recovery) this.recovery.push(log.recovery)
     return new Partition(state.record.name, i, log, () => state.config, this.now)
+  }
+
+  /**
+   * Read-only brokers, every tailIntervalMs: follow the writer in another process. New metadata
+   * records open, grow, reconfigure or drop topics; each partition takes in new batches, rolled,
+   * expired and compacted segments, and the log start offsets the writer checkpointed.
+   */
+  private followWriter(): Promise<void> {
+    return this.admin(async () => {
+      if (this.logsClosed) return
+      if (this.meta.log.refresh()) {
+        const state = this.meta.replay()
+        for (const [name, s] of this.topicStates) {
+          if (state.topics.get(name)?.id === s.record.id) continue
+          this.topicStates.delete(name)
+          for (const p of s.partitions) p.abandon()
+          this.emit('topicDeleted', name)
+        }
+        const ctx: OpenContext = { clean: false, recoveryPoints: new Map(), startOffsets: this.checkpoints.logStartOffsets() }
+        for (const record of state.topics.values()) {
+          const s = this.topicStates.get(record.name)
+          if (!s) {
+            await this.openTopic(record, ctx)
+            continue
+          }
+          s.record = record
+          Object.assign(s.config, resolveTopicConfig(record.config, this.topicDefaults))
+          for (let i = s.partitions.length; i < record.partitions; i++) s.partitions.push(await this.openPartition(s, i, ctx))
+        }
+      }
+      const starts = this.checkpoints.logStartOffsets()
+      for (const s of this.topicStates.values()) {
+        for (const p of s.partitions) {
+          p.refresh()
+          const start = starts.get(partitionDirName(p.topic, p.index))
+          if (start !== undefined && start > p.log.logStartOffset) p.log.logStartOffset = Math.min(start, p.log.nextOffset)
+        }
+      }
+    })
   }
 
   protected assertOpen(): void {

@@ -75,7 +75,8 @@ export class MetadataLog {
     return { meta, state }
   }
 
-  private replay(): MetadataState {
+  /** The state the whole log describes (at open, and again when a read-only broker sees it grow). */
+  replay(): MetadataState {
     const state: MetadataState = { version: 0, topics: new Map() }
     let offset = this.log.logStartOffset
     while (offset < this.log.nextOffset) {

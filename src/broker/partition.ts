@@ -147,6 +147,11 @@ export class Partition {
     return () => this.listeners.delete(fn)
   }
 
+  /** Read-only brokers: takes in the writer's appends from the files and wakes waiting readers. */
+  refresh(): void {
+    if (!this.closed && this.log.refresh()) this.notify()
+  }
+
   private notify(): void {
     for (const fn of [...this.listeners]) fn()
   }

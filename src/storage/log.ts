@@ -6,7 +6,7 @@
 // Called only by Partition: appends and truncation from its write path, reads from anywhere.
 import createDebug from 'debug'
 import * as path from 'node:path'
-import { KafkaliteError, OffsetOutOfRangeError, StorageError } from '../errors.js'
+import { CorruptionError, KafkaliteError, OffsetOutOfRangeError, StorageError } from '../errors.js'
 import { assert, VERIFY } from '../util/assert.js'
 import { storageError, type FileIO } from '../util/file-io.js'
 import { LOG_SUFFIX, parseSegmentFileName } from './file-names.js'
@@ -16,6 +16,16 @@ import { Segment, type AppendedBatch } from './segment.js'
 import { completeInterruptedSwaps, type SwapRecoveryReport } from './segment-swap.js'
 
 const debug = createDebug('kafkalite:log')
+
+/** Base offsets of the segments in `dir`, ascending (none when the directory does not exist). */
+function segmentBases(io: FileIO, dir: string): number[] {
+  if (!io.exists(dir)) return []
+  return io
+    .readdir(dir)
+    .map((n) => parseSegmentFileName(n, LOG_SUFFIX))
+    .filter((b): b is number => b !== null)
+    .sort((a, b) => a - b)
+}
 
 export interface LogConfig {
   segmentBytes: number
@@ -79,13 +89,7 @@ export class Log {
     const log = new Log(dir, io, opts.config, opts.now, opts.readOnly, opts.recoveryPoint, opts.logStartOffset)
     if (!opts.readOnly) io.mkdirp(dir)
     if (!opts.readOnly) log.swapRecovery = await completeInterruptedSwaps(io, dir)
-    const bases = io.exists(dir)
-      ? io
-          .readdir(dir)
-          .map((n) => parseSegmentFileName(n, LOG_SUFFIX))
-          .filter((b): b is number => b !== null)
-          .sort((a, b) => a - b)
-      : []
+    const bases = segmentBases(io, dir)
     const nowMs = opts.now()
     const cfg = opts.config
     try {
@@ -156,6 +160,54 @@ export class Log {
     if (report.truncatedBytes > 0 || report.invalidAt) {
       debug('recovered %s: cut %d bytes, %d segments deleted, first invalid %o', this.dir, report.truncatedBytes, report.deletedSegments, report.invalidAt)
     }
+  }
+
+  /**
+   * Read-only: takes in what the writer did since the last look — batches appended, segments rolled,
+   * deleted by retention or swapped in by the cleaner. Returns true when the log end or start moved.
+   */
+  refresh(): boolean {
+    assert(this.readOnly, 'refresh of a writable log')
+    const end = this.nextOffset
+    const start = this.logStartOffset
+    const bases = segmentBases(this.io, this.dir)
+    const onDisk = new Set(bases)
+    const last = this.segments.at(-1)
+    const open = (base: number): Segment => Segment.open(this.io, this.dir, base, this.config.indexIntervalBytes, true, this.now())
+    const kept: Segment[] = []
+    const opened: Segment[] = []
+    const gone: Segment[] = []
+    try {
+      for (const seg of this.segments) {
+        if (!onDisk.has(seg.baseOffset)) {
+          gone.push(seg) // deleted by retention, or merged into an earlier segment by the cleaner
+        } else if (seg !== last && this.io.fileId(seg.file) !== seg.fileId) {
+          gone.push(seg) // the cleaner swapped in a new file under this name
+          kept.push(open(seg.baseOffset))
+          opened.push(kept.at(-1)!)
+        } else kept.push(seg)
+      }
+      const known = kept.at(-1)?.baseOffset ?? -1
+      const added = bases.filter((b) => b > known)
+      for (const base of added) {
+        const seg = open(base)
+        opened.push(seg)
+        if (base === added.at(-1)) seg.recover(base, 0, false)
+        kept.push(seg)
+      }
+      // The active segment grew, or was rolled and is complete now: take in the rest of it.
+      if (last && kept.includes(last)) last.extend()
+    } catch (err) {
+      // A file went away between the listing and the open: keep the old view until the next look.
+      for (const seg of opened) seg.close()
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+      throw err
+    }
+    for (const seg of gone) seg.close()
+    for (let i = 0; i + 1 < kept.length; i++) kept[i]!.nextOffset = kept[i + 1]!.baseOffset
+    this.segments = kept
+    if (kept.length > 0 && this.logStartOffset < kept[0]!.baseOffset) this.logStartOffset = kept[0]!.baseOffset
+    return this.nextOffset !== end || this.logStartOffset !== start
   }
 
   get active(): Segment {
@@ -320,6 +372,19 @@ export class Log {
    * `endOffset` (the high watermark by default). `verify` checks every batch's CRC.
    */
   read(offset: number, maxBytes: number, endOffset = this.nextOffset, verify = true): ReadResult {
+    if (!this.readOnly) return this.readOnce(offset, maxBytes, endOffset, verify)
+    try {
+      return this.readOnce(offset, maxBytes, endOffset, verify)
+    } catch (err) {
+      // A read-only log may still hold a segment the writer's cleaner has replaced and is freeing
+      // (truncating) a step at a time: look at the files again and retry once.
+      if (!(err instanceof CorruptionError)) throw err
+      this.refresh()
+      return this.readOnce(offset, maxBytes, Math.min(endOffset, this.nextOffset), verify)
+    }
+  }
+
+  private readOnce(offset: number, maxBytes: number, endOffset: number, verify: boolean): ReadResult {
     if (offset < this.logStartOffset || offset > this.nextOffset) {
       throw new OffsetOutOfRangeError(
         `offset ${offset} is out of range [${this.logStartOffset}, ${this.nextOffset}] for ${path.basename(this.dir)}`,

@@ -56,6 +56,8 @@ export class Segment {
   dirty = false
   /** A failed write may have left bytes past `size` that could not be cut off yet. */
   private tornTail = false
+  /** Identity of the open .log (a read-only tail notices when the cleaner swapped in another). */
+  readonly fileId: string
 
   private constructor(
     private readonly io: FileIO,
@@ -66,6 +68,7 @@ export class Segment {
     nowMs: number,
   ) {
     this.file = path.join(dir, offsetFileName(baseOffset, LOG_SUFFIX))
+    this.fileId = handle.id()
     this.size = handle.size()
     this.nextOffset = baseOffset
     this.rollBaseMs = nowMs
@@ -413,6 +416,33 @@ export class Segment {
       return 'bad header'
     }
     return h.baseOffset < next ? `offset ${h.baseOffset} below expected ${next}` : { h, size }
+  }
+
+  /**
+   * Read-only tailing: takes in the whole, valid batches another process appended since the last
+   * look, stopping at the first incomplete one (still being written). A file that shrank (the
+   * writer cut a tail at its recovery) is scanned again from the start. Returns the batches added.
+   */
+  extend(): number {
+    const fileSize = this.handle.size()
+    if (fileSize < this.size) {
+      this.recover(this.baseOffset, 0, false)
+      return 1
+    }
+    if (fileSize === this.size) return 0
+    this.offsetIndex()
+    this.timeIdx()
+    const chunk: Chunk = { buf: Buffer.allocUnsafe(Math.min(RECOVER_CHUNK_BYTES, Math.max(fileSize - this.size, BATCH_HEADER_BYTES))), pos: 0, len: 0 }
+    let n = 0
+    while (this.size < fileSize) {
+      const r = this.validateAt(chunk, this.size, fileSize, this.nextOffset)
+      if (typeof r === 'string') break
+      if (this.size === 0) this.noteFirstBatch(r.h)
+      this.track(r.h.baseOffset, r.h.baseOffset + r.h.lastOffsetDelta, r.h.maxTimestamp, this.size, r.size)
+      this.size += r.size
+      n++
+    }
+    return n
   }
 
   /** Makes the .log durable. */
