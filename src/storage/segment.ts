@@ -56,6 +56,8 @@ export class Segment {
   dirty = false
   /** A failed write may have left bytes past `size` that could not be cut off yet. */
   private tornTail = false
+  private syncsInFlight = 0
+  private closeWhenSynced = false
   /** Identity of the open .log (a read-only tail notices when the cleaner swapped in another). */
   readonly fileId: string
 
@@ -448,10 +450,15 @@ export class Segment {
   /** Makes the .log durable. */
   async sync(): Promise<void> {
     this.dirty = false
-    await this.handle.sync().catch((err: unknown) => {
+    this.syncsInFlight++
+    try {
+      await this.handle.sync()
+    } catch (err) {
       this.dirty = true
       throw err
-    })
+    } finally {
+      if (--this.syncsInFlight === 0 && this.closeWhenSynced) this.handle.close()
+    }
   }
 
   /**
@@ -477,8 +484,10 @@ export class Segment {
     }
   }
 
+  /** Closes the .log; with an fsync in flight (retention or the cleaner dropping it), once that ends. */
   close(): void {
-    this.handle.close()
+    if (this.syncsInFlight > 0) this.closeWhenSynced = true
+    else this.handle.close()
   }
 
   /** Raw bytes from file position `position` into `buf` (for verify); returns the count read. */
@@ -488,7 +497,7 @@ export class Segment {
 
   /** Closes and removes the segment's files. */
   deleteFiles(): void {
-    this.handle.close()
+    this.close()
     for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) this.io.unlink(this.sibling(suffix))
   }
 

@@ -1,6 +1,7 @@
 // Process life: a running consumer holds the process, a script that closes everything exits by
 // itself, and close() leaves no timers behind.
 import assert from 'node:assert/strict'
+import { readdirSync } from 'node:fs'
 import { Broker } from '../../src/index.js'
 import { exited, killIfRunning, startFixture, stderrOf } from '../fixtures/child.js'
 import { deferred, tempDir, test, withDeadline } from '../fixtures/helpers.js'
@@ -65,4 +66,55 @@ test('an abandoned iterator does not keep the process alive after close()', asyn
   await broker.close()
   assert.equal(timers(), before)
   t.after(() => void it.return())
+})
+
+/** Every kind of active resource (timers, handles, requests) with its count. */
+function resources(): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const r of process.getActiveResourcesInfo()) out[r] = (out[r] ?? 0) + 1
+  return out
+}
+const openFds = (): number => readdirSync('/proc/self/fd').length
+const processListeners = (): number => process.eventNames().reduce((n, e) => n + process.listenerCount(e), 0)
+
+test('after close() nothing is left: no timer, handle, file descriptor or process listener (groups, cleaner, retention, read-only tail, verify)', async (t) => {
+  const dir = tempDir(t)
+  // Warm-up: the first open loads modules that keep their own process-wide state.
+  await (await Broker.open({ dir: tempDir(t) })).close()
+  await new Promise((r) => setImmediate(r))
+  const before = { resources: resources(), fds: openFds(), listeners: processListeners() }
+
+  const broker = await Broker.open({ dir, retentionCheckIntervalMs: 20, cleanerBackoffMs: 20 })
+  await broker.createTopic('c', { cleanupPolicy: 'compact', segmentBytes: 1024, minCleanableDirtyRatio: 0.01 })
+  await broker.createTopic('r', { segmentBytes: 1024, retentionBytes: 2048, partitions: 2 })
+  await broker.createTopic('g', { partitions: 2 })
+  const producer = broker.producer({ lingerMs: 5 })
+  for (let i = 0; i < 300; i++) void producer.send(['c', 'r', 'g'][i % 3]!, { key: `k${i % 7}`, value: 'v'.repeat(40) })
+  await producer.flush()
+  const group = broker.consumer({ groupId: 'g', fromBeginning: true })
+  await group.subscribe(['g'])
+  const got = deferred()
+  let n = 0
+  await group.run({ eachMessage: async () => void (++n === 100 && got.resolve()) })
+  const reader = await Broker.open({ dir, readOnly: true, tailIntervalMs: 5 })
+  const tail = reader.consumer({ fromBeginning: true })
+  await tail.subscribe('c')
+  const tailed = (async () => {
+    for await (const _ of tail) void _
+  })()
+  await withDeadline(got.promise, 5000, 'the group consumed')
+  assert.ok((await broker.verify()).ok)
+  await broker.runCleaner()
+  await broker.enforceRetention()
+  broker.on('error', () => {})
+  assert.ok(openFds() > before.fds, 'files are open while the brokers work')
+
+  await withDeadline(reader.close(), 5000, 'reader close')
+  await withDeadline(tailed, 1000, 'the tailing iterator ends with its broker')
+  await withDeadline(broker.close(), 5000, 'writer close')
+  await new Promise((r) => setImmediate(r))
+  assert.deepEqual(resources(), before.resources, 'active resources')
+  assert.equal(openFds(), before.fds, 'open file descriptors')
+  assert.equal(processListeners(), before.listeners, 'process listeners')
+  assert.equal(broker.eventNames().length + reader.eventNames().length, 0, 'broker listeners')
 })

@@ -581,3 +581,17 @@ bothIO('a roll that cannot create its segment throws a StorageError and leaves t
   assert.equal(readAll(reopened).length, end + 30)
   await reopened.close()
 })
+
+bothIO('retention drops a segment whose fsync is still in flight: the flush succeeds, the handle closes after it', async (env) => {
+  const log = await openLog(env, { config: { segmentBytes: 1024 } })
+  for (let i = 0; i < 60; i++) log.append([batch(`r${i}`, 2)])
+  assert.ok(log.segmentCount >= 3)
+  const flushing = log.flush() // fsyncs of the sealed segments start now
+  const deleted = await log.deleteOldSegments(() => true, false)
+  assert.ok(deleted >= 2)
+  await flushing
+  assert.equal(log.failure, null, 'no EBADF from an fsync on a closed descriptor')
+  log.append([batch('after', 1)])
+  await log.flush()
+  await log.close()
+})
