@@ -8,14 +8,20 @@
 //   { t: 'deleteTopic', name, id }                                      ... deleted
 //   { t: 'partitions', name, partitions }                               ... given more partitions
 //   { t: 'config', name, config }                                       ... given new config overrides
+// Replay checks every record as the admin calls check their input (topic name, partition count
+// that only grows, config values) and raises CorruptionError for anything else, so a damaged log
+// never opens as topics the broker cannot serve; it advances by whole batches, so one without
+// records cannot stall it.
 import * as path from 'node:path'
 import { pack, unpack } from 'msgpackr'
 import { CorruptionError, UnsupportedVersionError } from '../errors.js'
 import type { FileIO } from '../util/file-io.js'
 import { METADATA_DIR } from '../storage/file-names.js'
 import { Log } from '../storage/log.js'
-import { LOG_OVERHEAD, decodeRecords, encodeRecordBatch } from '../storage/record-batch.js'
-import type { TopicConfig } from './topic-config.js'
+import {
+  LOG_OVERHEAD, decodeRecords, encodeRecordBatch, readBatchHeader, type BatchHeader, type DecodedRecord,
+} from '../storage/record-batch.js'
+import { resolveTopicConfig, validatePartitionCount, validateTopicName, type TopicConfig } from './topic-config.js'
 
 export const METADATA_VERSION = 1
 const READ_BYTES = 1024 * 1024
@@ -82,20 +88,11 @@ export class MetadataLog {
     while (offset < this.log.nextOffset) {
       const { bytes, file, position } = this.log.read(offset, READ_BYTES)
       if (bytes.length === 0) break
-      let pos = 0
-      while (pos < bytes.length) {
-        for (const r of decodeRecords(bytes, pos)) {
-          let rec: MetadataRecord
-          try {
-            rec = unpack(r.value ?? Buffer.alloc(0)) as MetadataRecord
-          } catch (err) {
-            throw new CorruptionError('undecodable metadata record', file, position + pos, { cause: err })
-          }
-          apply(state, rec, file, position + pos)
-          offset = r.offset + 1
-        }
-        pos += LOG_OVERHEAD + bytes.readInt32BE(pos + 8)
-      }
+      const next = replayBatches(state, bytes, file, position)
+      // Log.read starts at the batch holding `offset`, so a batch always moves it on; if not, stop
+      // rather than read the same bytes forever.
+      if (next <= offset) throw new CorruptionError(`metadata log does not advance past offset ${offset}`, file, position)
+      offset = next
     }
     return state
   }
@@ -112,17 +109,90 @@ export class MetadataLog {
   }
 }
 
-function apply(state: MetadataState, rec: MetadataRecord, file: string, position: number): void {
-  if (!rec || typeof rec !== 'object' || typeof (rec as { t?: unknown }).t !== 'string') {
-    throw new CorruptionError('malformed metadata record', file, position)
+/**
+ * Applies the records of the whole batches in `bytes` (as Log.read returns them, from `file` at
+ * `position`) to `state`; returns the offset after the last batch (baseOffset + lastOffsetDelta + 1,
+ * so a batch without records moves on too). Malformed batches and records raise CorruptionError, a
+ * newer format version UnsupportedVersionError; only records the broker can act on reach `state`.
+ */
+export function replayBatches(state: MetadataState, bytes: Buffer, file: string, position: number): number {
+  let next = 0
+  for (let pos = 0; pos < bytes.length; ) {
+    let h: BatchHeader
+    let records: DecodedRecord[]
+    try {
+      h = readBatchHeader(bytes, pos)
+      records = decodeRecords(bytes, pos)
+    } catch (err) {
+      throw new CorruptionError(`undecodable metadata batch: ${(err as Error).message}`, file, position + pos, { cause: err })
+    }
+    for (const r of records) {
+      let rec: unknown
+      try {
+        rec = unpack(r.value ?? Buffer.alloc(0))
+      } catch (err) {
+        throw new CorruptionError('undecodable metadata record', file, position + pos, { cause: err })
+      }
+      apply(state, rec, file, position + pos)
+    }
+    next = h.baseOffset + h.lastOffsetDelta + 1
+    pos += LOG_OVERHEAD + h.batchLength
   }
+  return next
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) && [Object.prototype, null].includes(Object.getPrototypeOf(v))
+
+/** Checks a replayed record's fields as createTopic / createPartitions / setConfig check their input. */
+function validate(rec: Record<string, unknown>, state: MetadataState): string | null {
+  try {
+    switch (rec.t) {
+      case 'version':
+        return Number.isSafeInteger(rec.version) && (rec.version as number) >= 1 ? null : `bad version ${String(rec.version)}`
+      case 'topic':
+        validateTopicName(rec.name)
+        validatePartitionCount(rec.partitions)
+        if (typeof rec.id !== 'string') return `topic ${rec.name} has id ${String(rec.id)}`
+        if (!isPlainObject(rec.config)) return `topic ${rec.name} has config ${String(rec.config)}`
+        resolveTopicConfig(rec.config)
+        return null
+      case 'deleteTopic':
+        return typeof rec.name === 'string' ? null : `deleteTopic of ${String(rec.name)}`
+      case 'partitions': {
+        const topic = typeof rec.name === 'string' ? state.topics.get(rec.name) : undefined
+        if (!topic) return `metadata record for unknown topic ${String(rec.name)}`
+        validatePartitionCount(rec.partitions)
+        // partitions are only ever added: fewer would orphan (and delete) the others' data
+        return (rec.partitions as number) >= topic.partitions ? null : `topic ${topic.name} shrinks to ${String(rec.partitions)} partitions`
+      }
+      case 'config': {
+        const topic = typeof rec.name === 'string' ? state.topics.get(rec.name) : undefined
+        if (!topic) return `metadata record for unknown topic ${String(rec.name)}`
+        if (!isPlainObject(rec.config)) return `topic ${topic.name} has config ${String(rec.config)}`
+        resolveTopicConfig(rec.config)
+        return null
+      }
+      default:
+        return `unknown metadata record type '${String(rec.t)}'`
+    }
+  } catch (err) {
+    return (err as Error).message
+  }
+}
+
+function apply(state: MetadataState, value: unknown, file: string, position: number): void {
+  if (!isPlainObject(value) || typeof value.t !== 'string') throw new CorruptionError('malformed metadata record', file, position)
+  if (value.t === 'version' && typeof value.version === 'number' && value.version > METADATA_VERSION) {
+    throw new UnsupportedVersionError(
+      `metadata format version ${value.version} is newer than this kafkalite supports (${METADATA_VERSION}); upgrade kafkalite`,
+    )
+  }
+  const bad = validate(value, state)
+  if (bad) throw new CorruptionError(`malformed metadata record: ${bad}`, file, position)
+  const rec = value as unknown as MetadataRecord
   switch (rec.t) {
     case 'version':
-      if (rec.version > METADATA_VERSION) {
-        throw new UnsupportedVersionError(
-          `metadata format version ${rec.version} is newer than this kafkalite supports (${METADATA_VERSION}); upgrade kafkalite`,
-        )
-      }
       state.version = rec.version
       return
     case 'topic':
@@ -132,14 +202,9 @@ function apply(state: MetadataState, rec: MetadataRecord, file: string, position
       state.topics.delete(rec.name)
       return
     case 'partitions':
-    case 'config': {
-      const topic = state.topics.get(rec.name)
-      if (!topic) throw new CorruptionError(`metadata record for unknown topic ${rec.name}`, file, position)
-      if (rec.t === 'partitions') topic.partitions = rec.partitions
-      else topic.config = rec.config
+      state.topics.get(rec.name)!.partitions = rec.partitions
       return
-    }
-    default:
-      throw new CorruptionError(`unknown metadata record type '${(rec as { t: string }).t}'`, file, position)
+    case 'config':
+      state.topics.get(rec.name)!.config = rec.config
   }
 }

@@ -2,9 +2,11 @@
 // batch each, KIP-74), turned into delivered messages: skips control batches and records before the
 // requested offset, converts headers into an object of Buffers and applies codecs.
 import createDebug from 'debug'
-import { InvalidRecordError, OffsetOutOfRangeError } from '../errors.js'
+import { CorruptionError, InvalidRecordError, OffsetOutOfRangeError } from '../errors.js'
 import type { Partition } from '../broker/partition.js'
-import { LOG_OVERHEAD, decodeRecords, readBatchHeader } from '../storage/record-batch.js'
+import {
+  LOG_OVERHEAD, decodeRecords, readBatchHeader, type BatchHeader, type DecodedRecord, type RecordHeader,
+} from '../storage/record-batch.js'
 import type { ResolvedCodec } from './serde.js'
 
 const debug = createDebug('kafkalite:consumer')
@@ -111,6 +113,11 @@ export interface DecodedFetch {
   nextOffset: number
 }
 
+/**
+ * The messages at or after `fromOffset` in `bytes` (whole batches from Partition.readBatches),
+ * skipping control batches, and the offset after the last batch. Bytes that do not decode raise
+ * CorruptionError; a codec that cannot decode a key or value raises InvalidRecordError.
+ */
 export function decodeFetch(
   topic: string,
   partition: number,
@@ -123,22 +130,13 @@ export function decodeFetch(
   let next = fromOffset
   let pos = 0
   while (pos < bytes.length) {
-    const h = readBatchHeader(bytes, pos)
+    const { h, records } = decodeBatch(topic, partition, bytes, pos, fromOffset)
     const size = LOG_OVERHEAD + h.batchLength
     const last = h.baseOffset + h.lastOffsetDelta
-    if (!h.isControl && last >= fromOffset) {
-      for (const r of decodeRecords(bytes, pos)) {
+    if (records) {
+      for (const r of records) {
         if (r.offset < fromOffset) continue
-        let headers: DeliveredMessage['headers'] = {}
-        if (r.headers.length > 0) {
-          headers = {}
-          for (const { key, value } of r.headers) {
-            const prev = headers[key]
-            if (prev === undefined) headers[key] = value
-            else if (Array.isArray(prev)) prev.push(value)
-            else headers[key] = [prev, value]
-          }
-        }
+        const headers = r.headers.length > 0 ? headerObject(r.headers) : {}
         let key: unknown, value: unknown
         try {
           key = keyCodec.decode(r.key)
@@ -153,4 +151,39 @@ export function decodeFetch(
     pos += size
   }
   return { messages, nextOffset: next }
+}
+
+/**
+ * The header and (unless it is a control batch or wholly below `fromOffset`) the records of the
+ * batch at `pos`. Bytes that do not decode raise CorruptionError naming the partition and offset.
+ */
+function decodeBatch(topic: string, partition: number, bytes: Buffer, pos: number, fromOffset: number): { h: BatchHeader; records: DecodedRecord[] | null } {
+  let h: BatchHeader | null = null
+  try {
+    h = readBatchHeader(bytes, pos)
+    const wanted = !h.isControl && h.baseOffset + h.lastOffsetDelta >= fromOffset
+    return { h, records: wanted ? decodeRecords(bytes, pos) : null }
+  } catch (err) {
+    const at = h ? h.baseOffset : fromOffset
+    // file: the partition; position: the batch's offset (the bytes are a read, not a file)
+    throw new CorruptionError(`undecodable record batch: ${(err as Error).message}`, `${topic}-${partition}`, at, { cause: err })
+  }
+}
+
+/**
+ * Header values by key, an array when a key repeats. Own properties only, so a header named
+ * `__proto__`, `constructor` or `toString` is a header like any other.
+ */
+function headerObject(list: readonly RecordHeader[]): DeliveredMessage['headers'] {
+  const headers: DeliveredMessage['headers'] = {}
+  for (const { key, value } of list) {
+    if (!Object.hasOwn(headers, key)) {
+      Object.defineProperty(headers, key, { value, enumerable: true, writable: true, configurable: true })
+      continue
+    }
+    const prev = headers[key]!
+    if (Array.isArray(prev)) prev.push(value)
+    else headers[key] = [prev, value]
+  }
+  return headers
 }

@@ -7,7 +7,7 @@
 //   count × ( topicLength u16 | topic utf8 | partition u32 | offset int64 )
 //   crc32c u32 over every byte before it
 import * as path from 'node:path'
-import { CorruptionError } from '../errors.js'
+import { CorruptionError, InvariantViolation } from '../errors.js'
 import { crc32c } from '../util/crc32c.js'
 import type { FileIO } from '../util/file-io.js'
 
@@ -30,6 +30,10 @@ export function encodeCheckpoint(entries: readonly CheckpointEntry[]): Buffer {
   p = buf.writeUInt32BE(entries.length, p)
   entries.forEach((e, i) => {
     const n = names[i]!
+    // pair assertion with decodeCheckpoint: write only what it accepts back
+    if (!Number.isSafeInteger(e.offset) || e.offset < 0 || n.length > 0xffff) {
+      throw new InvariantViolation(`checkpoint entry ${e.topic}-${e.partition} at offset ${e.offset} cannot be written`)
+    }
     p = buf.writeUInt16BE(n.length, p)
     p += n.copy(buf, p)
     p = buf.writeUInt32BE(e.partition, p)
@@ -40,7 +44,10 @@ export function encodeCheckpoint(entries: readonly CheckpointEntry[]): Buffer {
   return buf
 }
 
-/** Parses a checkpoint; checks magic, then version, then length, then CRC, one error per cause. */
+/**
+ * Parses a checkpoint; checks magic, then version, then length, then CRC, one error per cause, then
+ * each entry (lengths within the file, offset a safe integer ≥ 0). Throws only CorruptionError.
+ */
 export function decodeCheckpoint(buf: Buffer, file: string): CheckpointEntry[] {
   if (buf.length < 4 || buf.readUInt32BE(0) !== MAGIC) throw new CorruptionError('bad checkpoint magic', file, 0)
   if (buf.length > 4 && buf.readUInt8(4) !== VERSION) {
@@ -60,6 +67,8 @@ export function decodeCheckpoint(buf: Buffer, file: string): CheckpointEntry[] {
     p += 2 + n
     const partition = buf.readUInt32BE(p)
     const offset = buf.readInt32BE(p + 4) * 0x100000000 + buf.readUInt32BE(p + 8)
+    // offsets are JS numbers: beyond 2^53 (or negative) only a bug could have written them
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new CorruptionError(`bad checkpoint offset ${offset}`, file, p + 4)
     p += 12
     out.push({ topic, partition, offset })
   }

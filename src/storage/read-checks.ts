@@ -34,7 +34,13 @@ export function verifyBatches(bytes: Buffer, file: string, position: number, off
     const bad = checkBatch(bytes, pos)
     if (bad && pos > 0) return bytes.subarray(0, pos)
     if (bad) throw new CorruptionError(`bad record batch (${bad})`, file, position + pos)
-    const h = readBatchHeader(bytes, pos)
+    let h: ReturnType<typeof readBatchHeader>
+    try {
+      h = readBatchHeader(bytes, pos)
+    } catch (err) {
+      if (pos > 0) return bytes.subarray(0, pos)
+      throw new CorruptionError(`bad record batch header (${(err as Error).message})`, file, position, { cause: err })
+    }
     if (pos === 0 && h.baseOffset + h.lastOffsetDelta < offset) {
       throw new CorruptionError(`batch ${h.baseOffset} read for offset ${offset}`, file, position)
     }

@@ -1,6 +1,7 @@
 // Kafka RecordBatch v2 (magic 2) codec: the bytes of a `.log` segment and of Produce/Fetch.
-// Pure functions over Buffers; callable from anywhere. Decoders throw DecodeError (callers that know
-// the file turn it into CorruptionError); misuse by the caller throws InvariantViolation.
+// Pure functions over Buffers; callable from anywhere. Decoders throw only DecodeError, a
+// CorruptionError without a file (callers that know the file rethrow it naming file and position);
+// misuse by the caller throws InvariantViolation. The record parser lives in record-body.ts.
 //
 // RecordBatch (all integers big-endian; offsets relative to the batch start)
 //    0  baseOffset            int64   offset of the first record (the broker patches it on append)
@@ -33,6 +34,7 @@ import { gunzipSync, gzipSync } from 'node:zlib'
 import { InvariantViolation } from '../errors.js'
 import { assert, VERIFY } from '../util/assert.js'
 import { crc32c } from '../util/crc32c.js'
+import { RECORD_BYTES_MIN, readRecord, scanRecordKeys } from './record-body.js'
 import { DecodeError, VarintReader, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js'
 
 export const BATCH_HEADER_BYTES = 61
@@ -42,8 +44,6 @@ export const MAGIC_V2 = 2
 export const BATCH_LENGTH_MIN = BATCH_HEADER_BYTES - LOG_OVERHEAD
 /** Largest decompressed records section accepted; anything larger is refused (zip bomb). */
 export const DECOMPRESSED_BYTES_MAX = 64 * 1024 * 1024
-/** Smallest encoded record: seven one-byte fields. Bounds recordCount against the bytes present. */
-const RECORD_BYTES_MIN = 7
 
 const BATCH_LENGTH_AT = 8
 const PARTITION_LEADER_EPOCH_AT = 12
@@ -113,12 +113,6 @@ function writeInt64(buf: Buffer, at: number, n: number): void {
   const hi = Math.floor(n / TWO_POW_32)
   buf.writeInt32BE(hi, at)
   buf.writeUInt32BE(n - hi * TWO_POW_32, at + 4)
-}
-
-function readInt64(buf: Buffer, at: number): number {
-  const n = buf.readInt32BE(at) * TWO_POW_32 + buf.readUInt32BE(at + 4)
-  if (!Number.isSafeInteger(n)) throw new DecodeError('int64 field outside the safe integer range', at)
-  return n
 }
 
 const isInt16 = (n: number) => Number.isInteger(n) && n >= -0x8000 && n <= 0x7fff
@@ -295,17 +289,36 @@ export function batchSizeAt(buf: Buffer, pos: number): number {
   return LOG_OVERHEAD + batchLength
 }
 
-function compressionOf(attributes: number, pos: number): Compression {
-  const codec = attributes & COMPRESSION_MASK
-  if (codec === 0) return 'none'
-  if (codec === 1) return 'gzip'
-  throw new DecodeError(`unsupported compression codec ${codec}`, pos)
+const int64At = (buf: Buffer, at: number) => buf.readInt32BE(at) * TWO_POW_32 + buf.readUInt32BE(at + 4)
+const CRC_COVERED_INT64_AT = [BASE_TIMESTAMP_AT, MAX_TIMESTAMP_AT, PRODUCER_ID_AT]
+
+/**
+ * Why the CRC-covered header fields at `pos` (61 bytes present) cannot be read, or null: a
+ * compression codec other than none/gzip, an int64 field outside the safe-integer range, or a
+ * negative lastOffsetDelta. Such a batch has a valid CRC only if its writer was wrong.
+ */
+function headerProblem(buf: Buffer, pos: number): string | null {
+  const codec = buf.readInt16BE(pos + ATTRIBUTES_AT) & COMPRESSION_MASK
+  if (codec > 1) return `unsupported compression codec ${codec}`
+  for (const at of CRC_COVERED_INT64_AT) {
+    if (!Number.isSafeInteger(int64At(buf, pos + at))) return `int64 field at ${at} outside the safe integer range`
+  }
+  const lastOffsetDelta = buf.readInt32BE(pos + LAST_OFFSET_DELTA_AT)
+  return lastOffsetDelta < 0 ? `bad lastOffsetDelta ${lastOffsetDelta}` : null
+}
+
+/** baseOffset, which the CRC does not cover (the broker patches it), and the batch's last offset. */
+function baseOffsetProblem(buf: Buffer, pos: number): string | null {
+  const baseOffset = int64At(buf, pos)
+  if (!Number.isSafeInteger(baseOffset)) return 'baseOffset outside the safe integer range'
+  const last = baseOffset + buf.readInt32BE(pos + LAST_OFFSET_DELTA_AT)
+  return Number.isSafeInteger(last) ? null : `last offset ${last} outside the safe integer range`
 }
 
 /**
  * Reads the 61-byte header at `pos` (the records need not be present). Throws DecodeError when fewer
- * than 61 bytes are left, on a magic other than 2, a batchLength below 49, a compression codec other
- * than none/gzip, or an int64 field outside the safe-integer range.
+ * than 61 bytes are left, on a magic other than 2, a batchLength below 49, a header checkBatch
+ * refuses (see headerProblem), or a baseOffset or last offset beyond the safe integers.
  */
 export function readBatchHeader(buf: Buffer, pos = 0): BatchHeader {
   if (pos < 0 || buf.length - pos < BATCH_HEADER_BYTES) throw new DecodeError('truncated batch header', pos)
@@ -313,22 +326,24 @@ export function readBatchHeader(buf: Buffer, pos = 0): BatchHeader {
   if (magic !== MAGIC_V2) throw new DecodeError(`bad magic ${magic}`, pos)
   const batchLength = buf.readInt32BE(pos + BATCH_LENGTH_AT)
   if (batchLength < BATCH_LENGTH_MIN) throw new DecodeError(`bad batch length ${batchLength}`, pos)
+  const bad = headerProblem(buf, pos) ?? baseOffsetProblem(buf, pos)
+  if (bad) throw new DecodeError(bad, pos)
   const attributes = buf.readInt16BE(pos + ATTRIBUTES_AT)
   return {
-    baseOffset: readInt64(buf, pos),
+    baseOffset: int64At(buf, pos),
     batchLength,
     partitionLeaderEpoch: buf.readInt32BE(pos + PARTITION_LEADER_EPOCH_AT),
     magic,
     crc: buf.readUInt32BE(pos + CRC_AT),
     attributes,
     lastOffsetDelta: buf.readInt32BE(pos + LAST_OFFSET_DELTA_AT),
-    baseTimestamp: readInt64(buf, pos + BASE_TIMESTAMP_AT),
-    maxTimestamp: readInt64(buf, pos + MAX_TIMESTAMP_AT),
-    producerId: readInt64(buf, pos + PRODUCER_ID_AT),
+    baseTimestamp: int64At(buf, pos + BASE_TIMESTAMP_AT),
+    maxTimestamp: int64At(buf, pos + MAX_TIMESTAMP_AT),
+    producerId: int64At(buf, pos + PRODUCER_ID_AT),
     producerEpoch: buf.readInt16BE(pos + PRODUCER_EPOCH_AT),
     baseSequence: buf.readInt32BE(pos + BASE_SEQUENCE_AT),
     recordCount: buf.readInt32BE(pos + RECORD_COUNT_AT),
-    compression: compressionOf(attributes, pos),
+    compression: (attributes & COMPRESSION_MASK) === 1 ? 'gzip' : 'none',
     timestampType: attributes & LOG_APPEND_TIME_BIT ? 'LogAppendTime' : 'CreateTime',
     isTransactional: (attributes & TRANSACTIONAL_BIT) !== 0,
     isControl: (attributes & CONTROL_BIT) !== 0,
@@ -336,9 +351,12 @@ export function readBatchHeader(buf: Buffer, pos = 0): BatchHeader {
 }
 
 /**
- * Validates the batch at buf[pos..end): enough bytes, batchLength >= 49, magic 2, CRC matches.
- * Returns null when valid, else 'truncated' | 'bad length' | 'bad magic' | 'bad crc'. Never throws.
- * The CRC does not cover baseOffset, batchLength and partitionLeaderEpoch (Kafka's design).
+ * Validates the batch at buf[pos..end): enough bytes, batchLength >= 49, magic 2, CRC matches, and
+ * CRC-covered header fields readBatchHeader can read. Returns null when valid, else 'truncated' |
+ * 'bad length' | 'bad magic' | 'bad crc' | 'unsupported compression' | 'bad header'. Never throws.
+ * The CRC does not cover baseOffset, batchLength and partitionLeaderEpoch (Kafka's design), and
+ * neither does this check: readBatchHeader still refuses a baseOffset beyond 2^53. The records are
+ * not checked (decodeRecords).
  */
 export function checkBatch(buf: Buffer, pos: number, end = buf.length): string | null {
   end = Math.min(end, buf.length)
@@ -350,7 +368,9 @@ export function checkBatch(buf: Buffer, pos: number, end = buf.length): string |
   const batchEnd = pos + LOG_OVERHEAD + batchLength
   if (batchEnd > end) return 'truncated'
   if (crc32c(buf, pos + ATTRIBUTES_AT, batchEnd) !== buf.readUInt32BE(pos + CRC_AT)) return 'bad crc'
-  return null
+  const bad = headerProblem(buf, pos)
+  if (bad === null) return null
+  return bad.startsWith('unsupported compression') ? 'unsupported compression' : 'bad header'
 }
 
 /** Patches baseOffset, which the CRC does not cover. */
@@ -377,55 +397,6 @@ export function setLogAppendTime(buf: Buffer, pos: number, timestamp: number): v
 
 // ---------------------------------------------------------------------------------------- decode
 
-function readBytes(r: VarintReader, data: Buffer): Buffer | null {
-  const at = r.pos
-  const length = r.varint()
-  if (length === -1) return null
-  if (length < -1 || length > r.end - r.pos) throw new DecodeError(`bad byte-field length ${length}`, at)
-  const b = data.subarray(r.pos, r.pos + length)
-  r.pos += length
-  return b
-}
-
-function readHeaders(r: VarintReader, data: Buffer): RecordHeader[] {
-  const at = r.pos
-  const count = r.varint()
-  // each header takes at least two bytes (two lengths)
-  if (count < 0 || count > (r.end - r.pos) / 2) throw new DecodeError(`bad header count ${count}`, at)
-  const headers = new Array<RecordHeader>(count)
-  for (let i = 0; i < count; i++) {
-    const keyAt = r.pos
-    const keyBytes = r.varint()
-    if (keyBytes < 0 || keyBytes > r.end - r.pos) throw new DecodeError(`bad header key length ${keyBytes}`, keyAt)
-    const key = data.toString('utf8', r.pos, r.pos + keyBytes)
-    r.pos += keyBytes
-    headers[i] = { key, value: readBytes(r, data) }
-  }
-  return headers
-}
-
-/** Reads one record of the batch `h` at r.pos. */
-function readRecord(r: VarintReader, data: Buffer, h: BatchHeader): DecodedRecord {
-  const at = r.pos
-  const length = r.varint()
-  if (length < RECORD_BYTES_MIN - 1 || length > r.end - r.pos) throw new DecodeError(`bad record length ${length}`, at)
-  const sectionEnd = r.end
-  const recordEnd = r.pos + length
-  r.end = recordEnd
-  r.int8() // attributes: unused in v2
-  const timestampDelta = r.varlong()
-  const offsetDelta = r.varint()
-  const key = readBytes(r, data)
-  const value = readBytes(r, data)
-  const headers = readHeaders(r, data)
-  if (r.pos !== recordEnd) {
-    throw new DecodeError(`record declares ${length} bytes but holds ${length - (recordEnd - r.pos)}`, at)
-  }
-  r.end = sectionEnd
-  const timestamp = h.timestampType === 'LogAppendTime' ? h.maxTimestamp : h.baseTimestamp + timestampDelta
-  return { offset: h.baseOffset + offsetDelta, timestamp, key, value, headers }
-}
-
 function gunzip(packed: Buffer, pos: number): Buffer {
   try {
     return gunzipSync(packed, { maxOutputLength: DECOMPRESSED_BYTES_MAX })
@@ -434,12 +405,6 @@ function gunzip(packed: Buffer, pos: number): Buffer {
   }
 }
 
-/**
- * Decodes the records of the whole batch at buf[pos .. pos + batchSize). key/value are zero-copy
- * slices of `buf` when uncompressed. A LogAppendTime batch gives every record its maxTimestamp.
- * Does not check the CRC (use checkBatch). Malformed content throws DecodeError; every length is
- * checked against the bytes left before anything is sliced or allocated.
- */
 /**
  * The records section of the batch at `pos`: its header, and the bytes `data[start, end)` holding
  * `count` records (decompressed for gzip). Checks the record count against the bytes.
@@ -463,6 +428,12 @@ function recordsSection(buf: Buffer, pos: number): { h: BatchHeader; data: Buffe
   return { h, data, start, end, count }
 }
 
+/**
+ * Decodes the records of the whole batch at buf[pos .. pos + batchSize). key/value are zero-copy
+ * slices of `buf` when uncompressed. A LogAppendTime batch gives every record its maxTimestamp.
+ * Does not check the CRC (use checkBatch). Malformed content throws DecodeError (record-body.ts);
+ * every length is checked against the bytes left before anything is sliced or allocated.
+ */
 export function decodeRecords(buf: Buffer, pos = 0): DecodedRecord[] {
   const { h, data, start, end, count } = recordsSection(buf, pos)
   const records = new Array<DecodedRecord>(count)
@@ -498,28 +469,4 @@ export function forEachRecordKey(buf: Buffer, pos: number, visit: RecordKeyVisit
     if (data !== buf && err instanceof DecodeError) throw new DecodeError(`${err.message} (in gzip records)`, pos)
     throw err
   }
-}
-
-function scanRecordKeys(data: Buffer, start: number, end: number, count: number, baseOffset: number, visit: RecordKeyVisitor): void {
-  const r = new VarintReader(data, start, end)
-  for (let i = 0; i < count; i++) {
-    const at = r.pos
-    const length = r.varint()
-    if (length < RECORD_BYTES_MIN - 1 || length > r.end - r.pos) throw new DecodeError(`bad record length ${length}`, at)
-    const recordEnd = r.pos + length
-    r.end = recordEnd
-    r.int8()
-    r.varlong()
-    const offsetDelta = r.varint()
-    const keyLength = r.varint()
-    if (keyLength < -1 || keyLength > r.end - r.pos) throw new DecodeError(`bad byte-field length ${keyLength}`, r.pos)
-    const keyStart = r.pos
-    if (keyLength > 0) r.pos += keyLength
-    const valueLength = r.varint()
-    if (valueLength < -1 || valueLength > r.end - r.pos) throw new DecodeError(`bad byte-field length ${valueLength}`, r.pos)
-    visit(baseOffset + offsetDelta, data, keyStart, keyLength, valueLength === -1)
-    r.pos = recordEnd
-    r.end = end
-  }
-  if (r.pos !== end) throw new DecodeError(`${end - r.pos} bytes left after the last record`, r.pos)
 }

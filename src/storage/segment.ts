@@ -345,7 +345,13 @@ export class Segment {
       this.handle.read(buf, 0, size, pos)
       const bad = checkBatch(buf, 0)
       if (bad) throw new CorruptionError(`bad batch (${bad})`, this.file, pos)
-      for (const r of decodeRecords(buf, 0)) {
+      let recs: ReturnType<typeof decodeRecords>
+      try {
+        recs = decodeRecords(buf, 0)
+      } catch (err) {
+        throw new CorruptionError(`undecodable batch (${(err as Error).message})`, this.file, pos, { cause: err })
+      }
+      for (const r of recs) {
         if (r.timestamp >= timestamp && r.offset >= fromOffset) {
           result = r.offset
           return false
@@ -417,7 +423,10 @@ export class Segment {
     } catch {
       return 'bad header'
     }
-    return h.baseOffset < next ? `offset ${h.baseOffset} below expected ${next}` : { h, size }
+    if (h.baseOffset < next) return `offset ${h.baseOffset} below expected ${next}`
+    // Relative offsets in the indexes are int32 (baseOffset is outside the CRC: a flipped bit lands here).
+    if (h.baseOffset + h.lastOffsetDelta - this.baseOffset > 0x7fffffff) return `offset ${h.baseOffset} too far past the segment base`
+    return { h, size }
   }
 
   /**

@@ -81,7 +81,10 @@ export class TimeIndex {
     return buf
   }
 
-  /** Parses a time index file; null when it fails the sanity check. */
+  /**
+   * Parses a time index file; null when it fails the sanity check (whole entries; timestamps safe
+   * integers, strictly increasing; relative offsets in [0, maxRelativeOffset], never decreasing).
+   */
   static fromBuffer(baseOffset: number, buf: Buffer, maxRelativeOffset: number): TimeIndex | null {
     if (buf.length % TIME_INDEX_ENTRY_BYTES !== 0) return null
     const n = buf.length / TIME_INDEX_ENTRY_BYTES
@@ -91,7 +94,8 @@ export class TimeIndex {
     for (let i = 0; i < n; i++) {
       const t = buf.readInt32BE(i * 12) * 0x100000000 + buf.readUInt32BE(i * 12 + 4)
       const r = buf.readInt32BE(i * 12 + 8)
-      if (!(t > prevTs) || r < prevRel || r < 0 || r > maxRelativeOffset) return null
+      // timestamps are JS numbers: an int64 beyond 2^53 would not even write back to the same bytes
+      if (!Number.isSafeInteger(t) || !(t > prevTs) || r < prevRel || r < 0 || r > maxRelativeOffset) return null
       idx.ts[i] = t
       idx.rel[i] = r
       prevTs = t

@@ -8,19 +8,20 @@
 // s = (n < 0 ? 1 : 0) and a = (n < 0 ? -n - 1 : n), so the first group is ((a & 63) << 1) | s and
 // the rest are a / 64 in 7-bit groups. Both halves stay within the safe range.
 
-import { InvariantViolation } from '../errors.js'
+import { CorruptionError, InvariantViolation } from '../errors.js'
 
 /**
- * Malformed encoded bytes (too long a varint, a length running past the end, ...). Internal to the
- * codecs: callers that know the file and position convert it to CorruptionError.
+ * Malformed encoded bytes (too long a varint, a length running past the end, ...), thrown by the
+ * codecs (this file, record-batch.ts, record-body.ts, control-batch.ts). It is a CorruptionError
+ * (code CORRUPTION) whose file the codec does not know: `file` is '' and `position` is relative to
+ * the buffer the codec was handed. Callers that know the file rethrow it as a CorruptionError naming
+ * file and position; one that does not still raises a CorruptionError, never a bare Error.
  */
-export class DecodeError extends Error {
-  /** Byte position at which the malformed item starts, when known. */
-  readonly position: number
+export class DecodeError extends CorruptionError {
   constructor(message: string, position = -1, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'DecodeError'
-    this.position = position
+    super(message, '', position, options)
+    // CorruptionError appends "(file, position)"; without a file that says nothing.
+    this.message = message
   }
 }
 
@@ -82,7 +83,8 @@ export function writeVarlong(buf: Uint8Array, pos: number, n: number): number {
 
 /**
  * A read cursor over buf[pos, end) for the varint-framed parts of a record batch. Every read checks
- * the bound and throws DecodeError instead of reading past `end`. Allocation-free.
+ * the bound and throws DecodeError instead of reading past `end` (never past the buffer's end, even
+ * when asked to). Allocation-free.
  */
 export class VarintReader {
   buf: Uint8Array
@@ -91,13 +93,13 @@ export class VarintReader {
   constructor(buf: Uint8Array, pos = 0, end = buf.length) {
     this.buf = buf
     this.pos = pos
-    this.end = end
+    this.end = Math.min(end, buf.length)
   }
 
   reset(buf: Uint8Array, pos: number, end: number): this {
     this.buf = buf
     this.pos = pos
-    this.end = end
+    this.end = Math.min(end, buf.length)
     return this
   }
 

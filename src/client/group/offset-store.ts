@@ -6,9 +6,14 @@
 // Value (OffsetCommitValue, version 3): version int16 | offset int64 | leaderEpoch int32 |
 //                                       metadata string | commitTimestamp int64
 // string = int16 length + utf8.
+// Decoding: malformed keys and values throw DecodeError (a CorruptionError); load() reports them as
+// CorruptionError naming the offset, and advances by whole batches.
 import type { BrokerAdmin } from '../../broker/broker-admin.js'
 import { CorruptionError } from '../../errors.js'
-import { LOG_OVERHEAD, decodeRecords, encodeRecordBatch, type RecordInput } from '../../storage/record-batch.js'
+import {
+  LOG_OVERHEAD, decodeRecords, encodeRecordBatch, readBatchHeader, type BatchHeader, type DecodedRecord, type RecordInput,
+} from '../../storage/record-batch.js'
+import { DecodeError } from '../../storage/varint.js'
 
 export const OFFSETS_TOPIC = '__consumer_offsets'
 const KEY_VERSION = 1
@@ -59,29 +64,83 @@ export function encodeOffsetValue(c: CommittedOffset): Buffer {
   return out
 }
 
-function readStr(buf: Buffer, pos: number): [string, number] {
-  const n = buf.readInt16BE(pos)
-  if (n < 0) return ['', pos + 2]
-  if (pos + 2 + n > buf.length) throw new RangeError('string past end')
-  return [buf.toString('utf8', pos + 2, pos + 2 + n), pos + 2 + n]
+/** Bounds-checked reads of a key or value; malformed bytes throw DecodeError (a CorruptionError). */
+class Reader {
+  pos = 0
+  constructor(private readonly buf: Buffer, private readonly what: string) {}
+  private need(n: number): number {
+    const at = this.pos
+    if (at + n > this.buf.length) throw new DecodeError(`${this.what} truncated`, at)
+    this.pos += n
+    return at
+  }
+  int16(): number {
+    return this.buf.readInt16BE(this.need(2))
+  }
+  int32(): number {
+    return this.buf.readInt32BE(this.need(4))
+  }
+  int64(): number {
+    const at = this.need(8)
+    const n = this.buf.readInt32BE(at) * 0x1_0000_0000 + this.buf.readUInt32BE(at + 4)
+    if (!Number.isSafeInteger(n)) throw new DecodeError(`${this.what}: int64 field outside the safe integer range`, at)
+    return n
+  }
+  /** A string; a null one (length -1) reads as ''. */
+  str(): string {
+    const n = this.int16()
+    if (n < 0) return ''
+    const at = this.need(n)
+    return this.buf.toString('utf8', at, at + n)
+  }
 }
 
+/** The committed partition of a key (versions 0-1), or null for a key of another kind (group metadata). Throws DecodeError. */
 export function decodeOffsetKey(buf: Buffer): { group: string; topic: string; partition: number } | null {
-  const version = buf.readInt16BE(0)
-  if (version !== 0 && version !== 1) return null // group metadata keys (version 2) carry no offsets
-  const [group, p1] = readStr(buf, 2)
-  const [topic, p2] = readStr(buf, p1)
-  return { group, topic, partition: buf.readInt32BE(p2) }
+  const r = new Reader(buf, 'offset commit key')
+  const version = r.int16()
+  if (version < 0) throw new DecodeError(`bad offset commit key version ${version}`, 0)
+  if (version >= 2) return null // group metadata keys (version 2, and newer kinds) carry no offsets
+  const group = r.str()
+  const topic = r.str()
+  return { group, topic, partition: r.int32() }
 }
 
+/** A committed offset (value versions 0-3; v1's expire timestamp is ignored). Throws DecodeError. */
 export function decodeOffsetValue(buf: Buffer): CommittedOffset {
-  const version = buf.readInt16BE(0)
-  const offset = Number(buf.readBigInt64BE(2))
-  let pos = 10
-  if (version >= 3) pos += 4 // leaderEpoch
-  const [metadata, p] = readStr(buf, pos)
-  const commitTimestamp = Number(buf.readBigInt64BE(p))
+  const r = new Reader(buf, 'offset commit value')
+  const version = r.int16()
+  if (version < 0 || version > VALUE_VERSION) throw new DecodeError(`unknown offset commit value version ${version}`, 0)
+  const offset = r.int64()
+  if (version >= 3) r.int32() // leaderEpoch
+  const metadata = r.str()
+  const commitTimestamp = r.int64()
   return { offset, metadata: metadata === '' ? null : metadata, commitTimestamp }
+}
+
+/**
+ * Visits the records of the whole batches in `bytes` (read from __consumer_offsets); returns the
+ * offset after the last batch (baseOffset + lastOffsetDelta + 1, so a batch the cleaner emptied
+ * moves on too). A batch that does not decode raises CorruptionError.
+ */
+export function forEachOffsetRecord(bytes: Buffer, visit: (key: Buffer | null, value: Buffer | null, offset: number) => void): number {
+  let next = 0
+  for (let pos = 0; pos < bytes.length; ) {
+    let h: BatchHeader | null = null
+    let records: DecodedRecord[]
+    try {
+      h = readBatchHeader(bytes, pos)
+      // transaction markers carry no commits
+      records = h.isControl ? [] : decodeRecords(bytes, pos)
+    } catch (err) {
+      const where = h ? `batch at offset ${h.baseOffset}` : `batch after offset ${next - 1}`
+      throw new CorruptionError(`undecodable ${OFFSETS_TOPIC} ${where}: ${(err as Error).message}`, OFFSETS_TOPIC, h?.baseOffset ?? next, { cause: err })
+    }
+    for (const r of records) visit(r.key, r.value, r.offset)
+    next = h.baseOffset + h.lastOffsetDelta + 1
+    pos += LOG_OVERHEAD + h.batchLength
+  }
+  return next
 }
 
 export class OffsetStore {
@@ -115,13 +174,13 @@ export class OffsetStore {
     while (offset < partition.highWatermark) {
       const { bytes } = partition.readBatches({ offset, maxBytes: READ_BYTES })
       if (bytes.length === 0) break
-      for (let pos = 0; pos < bytes.length; pos += LOG_OVERHEAD + bytes.readInt32BE(pos + 8)) {
-        for (const r of decodeRecords(bytes, pos)) {
-          offset = r.offset + 1
-          if (!r.key) continue
-          this.apply(r.key, r.value, r.offset)
-        }
-      }
+      const next = forEachOffsetRecord(bytes, (key, value, at) => {
+        if (key) this.apply(key, value, at)
+      })
+      // readBatches starts at the batch holding `offset`, so each read moves on; if not, stop
+      // rather than read the same bytes forever.
+      if (next <= offset) throw new CorruptionError(`${OFFSETS_TOPIC} does not advance past offset ${offset}`, OFFSETS_TOPIC, offset)
+      offset = next
     }
   }
 
