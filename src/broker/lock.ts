@@ -1,5 +1,7 @@
-// The writer's lock on a data dir: proper-lockfile's lock directory `<dir>/.lock`, with the
-// holder's pid and host recorded inside it (`owner.json`). A lock whose holder ran on this host and
+// The writer's lock on a data dir: proper-lockfile's lock directory `<dir>/.lock/writer`, with the
+// holder's pid and host recorded beside it in `<dir>/.lock/owner.json` (not inside it: proper-lockfile
+// keeps the lock alive by its directory's mtime, which a file created in it would change, and then
+// declares the lock compromised). A lock whose holder ran on this host and
 // is gone (kill -9) is taken over at once; a recorded pid equal to ours that this process does not
 // hold is stale too (containers restart with the same pid). Another live holder → LockError.
 import * as os from 'node:os'
@@ -11,7 +13,10 @@ import { LockError } from '../errors.js'
 
 const debug = createDebug('kafkalite:lock')
 const LOCK_DIR = '.lock'
+const HELD_DIR = 'writer'
 const OWNER_FILE = 'owner.json'
+/** proper-lockfile refreshes the lock's mtime every stale/2 ms; a lock older than this is stale. */
+const STALE_MS = 10_000
 
 interface Owner {
   pid: number
@@ -48,14 +53,14 @@ export interface DirLock {
   release(): Promise<void>
 }
 
-export async function lockDir(dir: string, onCompromised: (err: Error) => void): Promise<DirLock> {
+export async function lockDir(dir: string, onCompromised: (err: Error) => void, staleMs = STALE_MS): Promise<DirLock> {
   const real = fs.realpathSync(dir)
   const held = heldDirs()
   if (held.has(real)) throw new LockError(`data dir ${dir} is already open in this process (pid ${process.pid})`, process.pid)
   // Claimed before the first await, so concurrent opens in this process cannot both get through.
   held.add(real)
   try {
-    const release = await acquire(dir, real, onCompromised)
+    const release = await acquire(dir, real, onCompromised, staleMs)
     return {
       async release() {
         held.delete(real)
@@ -74,15 +79,17 @@ export async function lockDir(dir: string, onCompromised: (err: Error) => void):
 }
 
 /** Takes proper-lockfile's lock (over a dead holder's on this host) and records this process as owner. */
-async function acquire(dir: string, real: string, onCompromised: (err: Error) => void): Promise<() => Promise<void>> {
-  const lockPath = path.join(real, LOCK_DIR)
-  const opts = { lockfilePath: lockPath, realpath: false, stale: 10_000, retries: 0, onCompromised }
+async function acquire(dir: string, real: string, onCompromised: (err: Error) => void, stale: number): Promise<() => Promise<void>> {
+  const ownerDir = path.join(real, LOCK_DIR)
+  const lockPath = path.join(ownerDir, HELD_DIR)
+  fs.mkdirSync(ownerDir, { recursive: true })
+  const opts = { lockfilePath: lockPath, realpath: false, stale, retries: 0, onCompromised }
   let release: () => Promise<void>
   try {
     release = await lockfile.lock(real, opts)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw new LockError(`cannot lock ${dir}: ${(err as Error).message}`, undefined, { cause: err })
-    const owner = readOwner(lockPath)
+    const owner = readOwner(ownerDir)
     // Our own pid is stale here: this process holds no open of the dir (checked by the caller).
     const stale = owner !== null && owner.host === os.hostname() && (owner.pid === process.pid || !isRunning(owner.pid))
     if (!stale) {
@@ -98,6 +105,8 @@ async function acquire(dir: string, real: string, onCompromised: (err: Error) =>
     }
   }
   const owner: Owner = { pid: process.pid, host: os.hostname(), since: new Date().toISOString() }
-  fs.writeFileSync(path.join(lockPath, OWNER_FILE), JSON.stringify(owner))
+  const tmp = path.join(ownerDir, `${OWNER_FILE}.${process.pid}.tmp`)
+  fs.writeFileSync(tmp, JSON.stringify(owner))
+  fs.renameSync(tmp, path.join(ownerDir, OWNER_FILE))
   return release
 }

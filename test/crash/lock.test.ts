@@ -2,6 +2,7 @@
 // SIGKILL → the next open takes the lock over at once, with the data intact.
 import assert from 'node:assert/strict'
 import { Broker, LockError, type PartitionOffsets } from '../../src/index.js'
+import { lockDir } from '../../src/broker/lock.js'
 import { exited, killIfRunning, nextMessage, startFixture } from '../fixtures/child.js'
 import { tempDir, test } from '../fixtures/helpers.js'
 
@@ -82,4 +83,18 @@ test('reopen right after kill -9 of the holder: the lock is taken over at once a
       await broker.close()
     }
   }
+})
+
+test('a lock held past several refreshes stays ours: not compromised, released and taken again in the same process', async (t) => {
+  const dir = tempDir(t)
+  const compromised: Error[] = []
+  // stale 1 s: proper-lockfile refreshes the lock every 500 ms and checks that its mtime is its own.
+  const lock = await lockDir(dir, (e) => compromised.push(e), 1000)
+  await new Promise((r) => setTimeout(r, 1800))
+  assert.deepEqual(compromised.map((e) => e.message), [])
+  await assert.rejects(lockDir(dir, () => {}, 1000), LockError)
+  await lock.release()
+  const again = await lockDir(dir, (e) => compromised.push(e), 1000)
+  await again.release()
+  assert.deepEqual(compromised, [])
 })
