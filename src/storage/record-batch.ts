@@ -1,9 +1,9 @@
 // Kafka RecordBatch v2 (magic 2) codec: the bytes of a `.log` segment and of Produce/Fetch. The
-// layout and types are in record-layout.ts, the encoder in record-encode.ts, the record parser in
-// record-body.ts, the header checks with the layout; this module decodes batches, patches the fields
-// the broker sets on append, and re-exports the rest. Pure functions over Buffers; callable from anywhere. Decoders throw only DecodeError, a
-// CorruptionError without a file (callers that know the file rethrow it naming file and position);
-// misuse by the caller throws InvariantViolation.
+// layout, types and header checks are in record-layout.ts, the encoder in record-encode.ts, the
+// record parser in record-body.ts; this module decodes batches, patches the fields the broker sets
+// on append, and re-exports the rest. Pure functions over Buffers, callable from anywhere. Decoders
+// throw only DecodeError, a CorruptionError without a file (callers that know the file rethrow it
+// naming file and position); misuse by the caller throws InvariantViolation.
 
 import { gunzipSync } from 'node:zlib'
 import { InvariantViolation } from '../errors.js'
