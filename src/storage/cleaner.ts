@@ -23,7 +23,7 @@ import {
   type RecordKeyVisitor,
 } from './record-batch.js'
 import type { Segment } from './segment.js'
-import { CleanedSegmentWriter, deleteGradually, deletedFile, checkedHeader, installSwap } from './segment-swap.js'
+import { CleanedSegmentWriter, deleteGradually, deletedFile, checkedHeader, installSwap, readBatchesAt } from './segment-swap.js'
 
 const debug = createDebug('kafkalite:cleaner')
 
@@ -229,7 +229,7 @@ class CleanerPass {
     let filePos = start
     let expect = seg.baseOffset
     while (filePos < seg.size) {
-      const buf = seg.readAt(filePos, this.chunkBytes)
+      const buf = readBatchesAt(seg, filePos, this.chunkBytes)
       this.result.bytesRead += buf.length
       for (let p = 0; p < buf.length; ) {
         const bad = checkBatch(buf, p)

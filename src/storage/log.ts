@@ -9,23 +9,15 @@ import * as path from 'node:path'
 import { CorruptionError, KafkaliteError, OffsetOutOfRangeError, StorageError } from '../errors.js'
 import { assert, VERIFY } from '../util/assert.js'
 import { storageError, type FileIO } from '../util/file-io.js'
-import { LOG_SUFFIX, parseSegmentFileName } from './file-names.js'
 import { checkBatch, setBaseOffset } from './record-batch.js'
 import { readMaxTimestamp, trimToEnd, verifyBatches } from './read-checks.js'
 import { Segment, type AppendedBatch } from './segment.js'
+import { readPastCorrupt } from './verify.js'
+import { followSegments, recoverSegments, segmentBases } from './log-segments.js'
 import { completeInterruptedSwaps, type SwapRecoveryReport } from './segment-swap.js'
 
 const debug = createDebug('kafkalite:log')
 
-/** Base offsets of the segments in `dir`, ascending (none when the directory does not exist). */
-function segmentBases(io: FileIO, dir: string): number[] {
-  if (!io.exists(dir)) return []
-  return io
-    .readdir(dir)
-    .map((n) => parseSegmentFileName(n, LOG_SUFFIX))
-    .filter((b): b is number => b !== null)
-    .sort((a, b) => a - b)
-}
 
 export interface LogConfig {
   segmentBytes: number
@@ -116,33 +108,10 @@ export class Log {
     return log
   }
 
-  /**
-   * Unclean open: validates every batch from the segment holding the recovery point onwards, cuts the
-   * log at the first invalid one (a torn or unflushed tail) and drops the segments after it.
-   */
+  /** Unclean open: recoverSegments' scan and cut, then the indexes and a flush that make it durable. */
   private async recover(recoveryPoint: number): Promise<void> {
-    let first = 0
-    for (let i = 0; i < this.segments.length; i++) if (this.segments[i]!.baseOffset <= recoveryPoint) first = i
-    const report: RecoveryReport = { dir: this.dir, segmentsRecovered: 0, truncatedBytes: 0, deletedSegments: 0 }
-    let expect = first > 0 ? this.segments[first]!.baseOffset : 0
-    for (let i = first; i < this.segments.length; i++) {
-      const seg = this.segments[i]!
-      const r = seg.recover(expect, recoveryPoint, !this.readOnly)
-      report.segmentsRecovered++
-      report.truncatedBytes += r.truncatedBytes
-      expect = seg.nextOffset
-      if (r.invalidAt) {
-        report.invalidAt = { file: seg.file, ...r.invalidAt }
-        for (const later of this.segments.splice(i + 1)) {
-          report.deletedSegments++
-          report.truncatedBytes += later.size
-          if (this.readOnly) later.close()
-          else later.deleteFiles()
-        }
-        this.dirDirty = true
-        break
-      }
-    }
+    const { first, report } = recoverSegments(this.segments, recoveryPoint, this.readOnly, this.dir)
+    if (report.invalidAt) this.dirDirty = true
     // Drop empty segments left behind the active one (a crash right after a roll).
     while (this.segments.length > 1 && this.active.size === 0 && !this.readOnly) {
       this.segments.pop()!.deleteFiles()
@@ -170,45 +139,13 @@ export class Log {
     assert(this.readOnly, 'refresh of a writable log')
     const end = this.nextOffset
     const start = this.logStartOffset
-    const bases = segmentBases(this.io, this.dir)
-    const onDisk = new Set(bases)
-    const last = this.segments.at(-1)
-    const open = (base: number): Segment => Segment.open(this.io, this.dir, base, this.config.indexIntervalBytes, true, this.now())
-    const kept: Segment[] = []
-    const opened: Segment[] = []
-    const gone: Segment[] = []
-    try {
-      for (const seg of this.segments) {
-        if (!onDisk.has(seg.baseOffset)) {
-          gone.push(seg) // deleted by retention, or merged into an earlier segment by the cleaner
-        } else if (seg !== last && this.io.fileId(seg.file) !== seg.fileId) {
-          gone.push(seg) // the cleaner swapped in a new file under this name
-          kept.push(open(seg.baseOffset))
-          opened.push(kept.at(-1)!)
-        } else kept.push(seg)
-      }
-      const known = kept.at(-1)?.baseOffset ?? -1
-      const added = bases.filter((b) => b > known)
-      for (const base of added) {
-        const seg = open(base)
-        opened.push(seg)
-        if (base === added.at(-1)) seg.recover(base, 0, false)
-        kept.push(seg)
-      }
-      // The active segment grew, or was rolled and is complete now: take in the rest of it.
-      if (last && kept.includes(last)) last.extend()
-    } catch (err) {
-      // A file went away between the listing and the open: keep the old view until the next look.
-      for (const seg of opened) seg.close()
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
-      throw err
-    }
-    for (const seg of gone) seg.close()
-    for (let i = 0; i + 1 < kept.length; i++) kept[i]!.nextOffset = kept[i + 1]!.baseOffset
-    this.segments = kept
-    if (kept.length > 0 && this.logStartOffset < kept[0]!.baseOffset) this.logStartOffset = kept[0]!.baseOffset
+    const next = followSegments(this.io, this.dir, this.config.indexIntervalBytes, this.now(), this.segments)
+    if (!next) return false
+    this.segments = next
+    if (next.length > 0 && this.logStartOffset < next[0]!.baseOffset) this.logStartOffset = next[0]!.baseOffset
     return this.nextOffset !== end || this.logStartOffset !== start
   }
+
 
   get active(): Segment {
     return this.segments[this.segments.length - 1]!
@@ -403,7 +340,7 @@ export class Log {
           return { bytes, file: seg.file, position: r.position }
         } catch (err) {
           // The batch the index led to is corrupt: a later offset may still be readable past it.
-          r = seg.readPastCorrupt(err, o, maxBytes)
+          r = readPastCorrupt(seg, err, o, maxBytes)
           if (!r) throw err
         }
       }

@@ -23,7 +23,7 @@ import { assert, VERIFY } from '../util/assert.js'
 import type { FileHandle, FileIO } from '../util/file-io.js'
 import { INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, offsetFileName, parseSegmentFileName } from './file-names.js'
 import { OffsetIndex } from './offset-index.js'
-import { LOG_OVERHEAD, checkBatch, readBatchHeader, type BatchHeader } from './record-batch.js'
+import { BATCH_HEADER_BYTES, LOG_OVERHEAD, checkBatch, readBatchHeader, type BatchHeader } from './record-batch.js'
 import { Segment } from './segment.js'
 import { TimeIndex } from './time-index.js'
 
@@ -295,4 +295,38 @@ export function checkedHeader(buf: Buffer, p: number, file: string, position: nu
   } catch (err) {
     throw new CorruptionError(`unreadable batch header (${(err as Error).message})`, file, position, { cause: err })
   }
+}
+
+/**
+ * Whole batches of `seg` from file position `position` (a batch boundary), up to `maxBytes` but at
+ * least one batch; empty at the end of the segment. Sequential reads for the cleaner, which checks
+ * each batch's CRC itself.
+ */
+export function readBatchesAt(seg: Segment, position: number, maxBytes: number): Buffer {
+  assert(position >= 0 && position <= seg.size, `readAt ${position} outside ${seg.file} (${seg.size} bytes)`)
+  if (position + LOG_OVERHEAD > seg.size) {
+    if (position < seg.size) throw new CorruptionError('truncated batch header', seg.file, position)
+    return Buffer.alloc(0)
+  }
+  const want = Math.min(Math.max(maxBytes, BATCH_HEADER_BYTES), seg.size - position)
+  let buf = Buffer.allocUnsafe(want)
+  let n = seg.readRaw(buf, position, want)
+  if (n < LOG_OVERHEAD) throw new CorruptionError('truncated batch header', seg.file, position)
+  const first = LOG_OVERHEAD + buf.readInt32BE(8)
+  if (first < BATCH_HEADER_BYTES || position + first > seg.size) {
+    throw new CorruptionError(`invalid batch length ${first - LOG_OVERHEAD}`, seg.file, position)
+  }
+  if (n < first) {
+    buf = Buffer.allocUnsafe(first)
+    n = seg.readRaw(buf, position, first)
+    if (n < first) throw new CorruptionError('batch extends past end of file', seg.file, position)
+  }
+  let end = 0
+  while (end + LOG_OVERHEAD <= n) {
+    const size = LOG_OVERHEAD + buf.readInt32BE(end + 8)
+    if (size < BATCH_HEADER_BYTES) throw new CorruptionError(`invalid batch length ${size - LOG_OVERHEAD}`, seg.file, position + end)
+    if (end + size > n) break
+    end += size
+  }
+  return end === buf.length ? buf : buf.subarray(0, end)
 }

@@ -12,6 +12,7 @@ import { INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, offsetFileName } from './f
 import { OffsetIndex } from './offset-index.js'
 import { BATCH_HEADER_BYTES, BATCH_LENGTH_MIN, LOG_OVERHEAD, checkBatch, decodeRecords, readBatchHeader } from './record-batch.js'
 import type { BatchHeader } from './record-batch.js'
+import { validateBatchAt, type Chunk } from './read-checks.js'
 import { TimeIndex } from './time-index.js'
 import { findNextBatch } from './verify.js'
 
@@ -33,8 +34,6 @@ export interface RecoverResult {
   invalidAt?: { position: number; reason: string }
 }
 
-/** The bytes `buf[0, len)` read from file position `pos` (recovery reads in big chunks). */
-type Chunk = { buf: Buffer; pos: number; len: number }
 
 export class Segment {
   readonly file: string
@@ -289,19 +288,8 @@ export class Segment {
     }
   }
 
-  /**
-   * After `err` (a corrupt batch found where a read for `offset` started): the read from the next
-   * batch past it that checks out, when that batch starts at or before `offset`; else null (the
-   * offset may lie in the corrupt batch, whose error then stands).
-   */
-  readPastCorrupt(err: unknown, offset: number, maxBytes: number): { bytes: Buffer; position: number } | null {
-    if (!(err instanceof CorruptionError) || err.file !== this.file) return null
-    const next = findNextBatch(this, err.position + 1, this.size, this.baseOffset, this.nextOffset)
-    if (next < 0 || this.baseOffsetAt(next) > offset) return null
-    return this.read(offset, maxBytes, this.size, next)
-  }
-
-  private baseOffsetAt(position: number): number {
+  /** The baseOffset field of the batch at file position `position` (unchecked). */
+  baseOffsetAt(position: number): number {
     const b = Buffer.allocUnsafe(8)
     this.handle.read(b, 0, 8, position)
     return b.readInt32BE(0) * 0x1_0000_0000 + b.readUInt32BE(4)
@@ -380,7 +368,7 @@ export class Segment {
     let invalid: { position: number; reason: string } | undefined
     while (pos < fileSize) {
       const next = Math.max(expectOffset, this.nextOffset)
-      const r = this.validateAt(chunk, pos, fileSize, next)
+      const r = validateBatchAt(this.handle, this.baseOffset, chunk, pos, fileSize, next)
       if (typeof r === 'string') {
         if (next < mustBeValidBelow) throw new CorruptionError(`invalid batch below the recovery point (${r})`, this.file, pos)
         invalid = { position: pos, reason: r }
@@ -401,34 +389,6 @@ export class Segment {
     return invalid ? { truncatedBytes, invalidAt: invalid } : { truncatedBytes }
   }
 
-  /** Checks the batch at `pos` (length, CRC, header, offset ≥ `next`); returns it or why it is bad. */
-  private validateAt(chunk: Chunk, pos: number, fileSize: number, next: number): { h: BatchHeader; size: number } | string {
-    const fill = (bytes: number): number => {
-      if (pos >= chunk.pos && pos + bytes <= chunk.pos + chunk.len) return pos - chunk.pos
-      if (bytes > chunk.buf.length) chunk.buf = Buffer.allocUnsafe(bytes)
-      chunk.pos = pos
-      chunk.len = this.handle.read(chunk.buf, 0, Math.min(chunk.buf.length, fileSize - pos), pos)
-      return 0
-    }
-    if (fileSize - pos < LOG_OVERHEAD) return 'truncated'
-    const size = LOG_OVERHEAD + chunk.buf.readInt32BE(fill(LOG_OVERHEAD) + 8)
-    if (size < BATCH_HEADER_BYTES) return 'bad length'
-    if (pos + size > fileSize) return 'truncated'
-    const at = fill(size)
-    const bad = checkBatch(chunk.buf, at, at + size)
-    if (bad) return bad
-    let h: BatchHeader
-    try {
-      h = readBatchHeader(chunk.buf, at)
-    } catch {
-      return 'bad header'
-    }
-    if (h.baseOffset < next) return `offset ${h.baseOffset} below expected ${next}`
-    // Relative offsets in the indexes are int32 (baseOffset is outside the CRC: a flipped bit lands here).
-    if (h.baseOffset + h.lastOffsetDelta - this.baseOffset > 0x7fffffff) return `offset ${h.baseOffset} too far past the segment base`
-    return { h, size }
-  }
-
   /**
    * Read-only tailing: takes in the whole, valid batches another process appended since the last
    * look, stopping at the first incomplete one (still being written). A file that shrank (the
@@ -446,7 +406,7 @@ export class Segment {
     const chunk: Chunk = { buf: Buffer.allocUnsafe(Math.min(RECOVER_CHUNK_BYTES, Math.max(fileSize - this.size, BATCH_HEADER_BYTES))), pos: 0, len: 0 }
     let n = 0
     while (this.size < fileSize) {
-      const r = this.validateAt(chunk, this.size, fileSize, this.nextOffset)
+      const r = validateBatchAt(this.handle, this.baseOffset, chunk, this.size, fileSize, this.nextOffset)
       if (typeof r === 'string') break
       if (this.size === 0) this.noteFirstBatch(r.h)
       this.track(r.h.baseOffset, r.h.baseOffset + r.h.lastOffsetDelta, r.h.maxTimestamp, this.size, r.size)
@@ -508,41 +468,5 @@ export class Segment {
   deleteFiles(): void {
     this.close()
     for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) this.io.unlink(this.sibling(suffix))
-  }
-
-  // --- compaction support
-
-  /**
-   * Whole batches from file position `position` (a batch boundary), up to `maxBytes` but at least
-   * one batch; empty at the end of the segment. Sequential reads for the cleaner, which checks each
-   * batch's CRC itself.
-   */
-  readAt(position: number, maxBytes: number): Buffer {
-    assert(position >= 0 && position <= this.size, `readAt ${position} outside ${this.file} (${this.size} bytes)`)
-    if (position + LOG_OVERHEAD > this.size) {
-      if (position < this.size) throw new CorruptionError('truncated batch header', this.file, position)
-      return Buffer.alloc(0)
-    }
-    const want = Math.min(Math.max(maxBytes, BATCH_HEADER_BYTES), this.size - position)
-    let buf = Buffer.allocUnsafe(want)
-    let n = this.handle.read(buf, 0, want, position)
-    if (n < LOG_OVERHEAD) throw new CorruptionError('truncated batch header', this.file, position)
-    const first = LOG_OVERHEAD + buf.readInt32BE(8)
-    if (first < BATCH_HEADER_BYTES || position + first > this.size) {
-      throw new CorruptionError(`invalid batch length ${first - LOG_OVERHEAD}`, this.file, position)
-    }
-    if (n < first) {
-      buf = Buffer.allocUnsafe(first)
-      n = this.handle.read(buf, 0, first, position)
-      if (n < first) throw new CorruptionError('batch extends past end of file', this.file, position)
-    }
-    let end = 0
-    while (end + LOG_OVERHEAD <= n) {
-      const size = LOG_OVERHEAD + buf.readInt32BE(end + 8)
-      if (size < BATCH_HEADER_BYTES) throw new CorruptionError(`invalid batch length ${size - LOG_OVERHEAD}`, this.file, position + end)
-      if (end + size > n) break
-      end += size
-    }
-    return end === buf.length ? buf : buf.subarray(0, end)
   }
 }

@@ -4,6 +4,7 @@
 // byte does not hide the rest of the segment. Reads go in bounded chunks and the scan yields to the
 // event loop between them, so a large log neither fills memory nor stalls the process.
 import { LOG_OVERHEAD, BATCH_HEADER_BYTES, MAGIC_V2, checkBatch, decodeRecords, readBatchHeader } from './record-batch.js'
+import { CorruptionError } from '../errors.js'
 import type { Log } from './log.js'
 import type { Segment } from './segment.js'
 
@@ -165,4 +166,16 @@ function resync(r: ChunkReader, from: number, expect: number, limit: number): nu
     if (typeof checkAt(r, pos, expect, limit) !== 'string') return pos
   }
   return -1
+}
+
+/**
+ * After `err` (a corrupt batch found where a read of `seg` for `offset` started): the read from the
+ * next batch past it that checks out, when that batch starts at or before `offset`; else null (the
+ * offset may lie in the corrupt batch, whose error then stands).
+ */
+export function readPastCorrupt(seg: Segment, err: unknown, offset: number, maxBytes: number): { bytes: Buffer; position: number } | null {
+  if (!(err instanceof CorruptionError) || err.file !== seg.file) return null
+  const next = findNextBatch(seg, err.position + 1, seg.size, seg.baseOffset, seg.nextOffset)
+  if (next < 0 || seg.baseOffsetAt(next) > offset) return null
+  return seg.read(offset, maxBytes, seg.size, next)
 }
