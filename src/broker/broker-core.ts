@@ -27,6 +27,7 @@ import { verifyLogs, type VerifyOptions, type VerifyReport } from './verify.js'
 export type { BrokerOptions }
 
 const debug = createDebug('kafkalite:broker')
+const PRODUCER_ID_BLOCK = 1000
 
 
 export interface CreateTopicOptions extends Partial<TopicConfig> {
@@ -100,6 +101,8 @@ export class BrokerCore extends EventEmitter {
   private readonly cleanerIntervalMs: number
   private readonly recoverMode: 'fail' | 'truncate'
   private readonly tailIntervalMs: number
+  private producerIdNext = 0
+  private producerIdEnd = 0
   protected readonly compaction: Compaction
   private cleanerRun: Promise<CleanResult[]> | null = null
 
@@ -183,6 +186,7 @@ export class BrokerCore extends EventEmitter {
       now: this.now,
     })
     this.meta = meta
+    this.producerIdNext = this.producerIdEnd = state.nextProducerId
     if (meta.log.recovery) this.recovery.push(meta.log.recovery)
     if (!this.readOnly) await removeOrphanDirs(io, this.dir, (t) => state.topics.get(t)?.partitions ?? 0)
     for (const record of state.topics.values()) {
@@ -214,7 +218,14 @@ export class BrokerCore extends EventEmitter {
       now: this.now,
     })
     if (log.recovery) this.recovery.push(log.recovery)
-    return new Partition(state.record.name, i, log, () => state.config, this.now)
+    const p = new Partition(state.record.name, i, log, () => state.config, this.now)
+    try {
+      p.loadProducerState()
+    } catch (err) {
+      log.abandon()
+      throw err
+    }
+    return p
   }
 
   /**
@@ -253,6 +264,22 @@ export class BrokerCore extends EventEmitter {
           if (start !== undefined && start > p.log.logStartOffset) p.log.logStartOffset = Math.min(start, p.log.nextOffset)
         }
       }
+    })
+  }
+
+  /**
+   * A producer id never handed out before, for an idempotent or transactional producer. Ids are
+   * reserved in blocks recorded (fsync'd) in the metadata log, so a reopen never hands one out twice.
+   */
+  allocateProducerId(): Promise<number> {
+    this.assertWritable()
+    if (this.producerIdNext < this.producerIdEnd) return Promise.resolve(this.producerIdNext++)
+    return this.admin(async () => {
+      if (this.producerIdNext >= this.producerIdEnd) {
+        await this.meta.append({ t: 'producerIds', next: this.producerIdEnd + PRODUCER_ID_BLOCK })
+        this.producerIdEnd += PRODUCER_ID_BLOCK
+      }
+      return this.producerIdNext++
     })
   }
 

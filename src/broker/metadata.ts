@@ -8,6 +8,7 @@
 //   { t: 'deleteTopic', name, id }                                      ... deleted
 //   { t: 'partitions', name, partitions }                               ... given more partitions
 //   { t: 'config', name, config }                                       ... given new config overrides
+//   { t: 'producerIds', next }                         producer ids below `next` are handed out
 // Replay checks every record as the admin calls check their input (topic name, partition count
 // that only grows, config values) and raises CorruptionError for anything else, so a damaged log
 // never opens as topics the broker cannot serve; it advances by whole batches, so one without
@@ -41,10 +42,13 @@ export type MetadataRecord =
   | { t: 'deleteTopic'; name: string; id: string }
   | { t: 'partitions'; name: string; partitions: number }
   | { t: 'config'; name: string; config: Partial<TopicConfig> }
+  | { t: 'producerIds'; next: number }
 
 export interface MetadataState {
   version: number
   topics: Map<string, TopicRecord>
+  /** Producer ids below this were handed out (in blocks); the next block starts here. */
+  nextProducerId: number
 }
 
 export class MetadataLog {
@@ -83,7 +87,7 @@ export class MetadataLog {
 
   /** The state the whole log describes (at open, and again when a read-only broker sees it grow). */
   replay(): MetadataState {
-    const state: MetadataState = { version: 0, topics: new Map() }
+    const state: MetadataState = { version: 0, topics: new Map(), nextProducerId: 0 }
     let offset = this.log.logStartOffset
     while (offset < this.log.nextOffset) {
       const { bytes, file, position } = this.log.read(offset, READ_BYTES)
@@ -173,6 +177,8 @@ function validate(rec: Record<string, unknown>, state: MetadataState): string | 
         resolveTopicConfig(rec.config)
         return null
       }
+      case 'producerIds':
+        return Number.isSafeInteger(rec.next) && (rec.next as number) > state.nextProducerId ? null : `producer id block ending at ${String(rec.next)}`
       default:
         return `unknown metadata record type '${String(rec.t)}'`
     }
@@ -206,5 +212,8 @@ function apply(state: MetadataState, value: unknown, file: string, position: num
       return
     case 'config':
       state.topics.get(rec.name)!.config = rec.config
+      return
+    case 'producerIds':
+      state.nextProducerId = rec.next
   }
 }

@@ -8,7 +8,7 @@ import { parsePartitionDirName } from '../storage/file-names.js'
 import type { FileIO } from '../util/file-io.js'
 
 const debug = createDebug('kafkalite:broker')
-const SEGMENT_FILE = /^\d{20}\.(log|index|timeindex)(\.(cleaned|swap))?$/
+const SEGMENT_FILE = /^\d{20}\.(log|index|timeindex|snapshot)(\.(cleaned|swap|tmp))?$/
 
 /** Removes orphaned partition directories; `partitionCount(topic)` is 0 for unknown topics. */
 export async function removeOrphanDirs(io: FileIO, dir: string, partitionCount: (topic: string) => number): Promise<number> {

@@ -4,6 +4,10 @@
 import { ClosedError, InvalidConfigError, InvalidRecordError, OffsetOutOfRangeError, RecordTooLargeError } from '../errors.js'
 import type { Log } from '../storage/log.js'
 import { LOG_OVERHEAD, checkBatch, decodeRecords, readBatchHeader, setLogAppendTime } from '../storage/record-batch.js'
+import { OutOfOrderSequenceError } from '../errors.js'
+import { decodeControlRecordType } from '../storage/control-batch.js'
+import { loadProducerState, writeProducerSnapshot } from './producer-snapshot.js'
+import { ProducerState, type Duplicate } from './producer-state.js'
 import type { TopicConfig } from './topic-config.js'
 
 export type Acks = 'all' | 'leader' | 'none'
@@ -14,6 +18,8 @@ export interface AppendInfo {
   lastOffset: number
   /** The broker's timestamp for LogAppendTime topics, else -1. */
   logAppendTime: number
+  /** The batches were appended before (a retry of an idempotent producer): their original offsets. */
+  duplicate?: boolean
 }
 
 export interface ReadBatchesOptions {
@@ -37,6 +43,8 @@ export const DEFAULT_FETCH_BYTES = 1024 * 1024
 export class Partition {
   private listeners = new Set<() => void>()
   private closed = false
+  /** Idempotent and transactional producers' state here (sequences, open and aborted transactions). */
+  producers = new ProducerState()
 
   constructor(
     readonly topic: string,
@@ -51,9 +59,14 @@ export class Partition {
     return this.log.nextOffset
   }
 
-  /** With no open transactions, the last stable offset is the high watermark. */
+  /** The first offset of the earliest open transaction, or the high watermark when none is open. */
   get lastStableOffset(): number {
-    return this.log.nextOffset
+    return this.producers.firstUnstableOffset() ?? this.log.nextOffset
+  }
+
+  /** Rebuilds the producer state at open: its snapshot, then the batches after it. */
+  loadProducerState(): void {
+    this.producers = loadProducerState(this.log)
   }
 
   get logStartOffset(): number {
@@ -79,12 +92,19 @@ export class Partition {
         )
       }
     }
+    const idempotent = batches.some(hasProducerId)
+    if (idempotent) {
+      const dup = this.checkProducers(batches)
+      if (dup) return { baseOffset: dup.baseOffset, lastOffset: dup.lastOffset, logAppendTime: -1, duplicate: true }
+    }
     let logAppendTime = -1
     if (cfg.messageTimestampType === 'LogAppendTime') {
       logAppendTime = this.now()
       for (const b of batches) setLogAppendTime(b, 0, logAppendTime)
     }
     const r = this.log.append(batches)
+    // The batches now carry their offsets: record the producers' ones.
+    if (idempotent) for (const b of batches) if (hasProducerId(b)) this.producers.apply(readBatchHeader(b, 0), ...batchOffsets(b), controlType(b))
     this.notify()
     return { baseOffset: r.baseOffset, lastOffset: r.lastOffset, logAppendTime }
   }
@@ -147,6 +167,30 @@ export class Partition {
     return () => this.listeners.delete(fn)
   }
 
+  /**
+   * Sequence checks of one append's batches, in order: null to append them, or the original offsets
+   * when the whole append is a retry of batches already in the log.
+   */
+  private checkProducers(batches: readonly Buffer[]): Duplicate | null {
+    const dups: Duplicate[] = []
+    const next = new Map<number, number>()
+    for (const b of batches) {
+      if (!hasProducerId(b)) continue
+      const h = readBatchHeader(b, 0)
+      const expect = next.get(h.producerId)
+      if (expect === undefined) {
+        const dup = this.producers.check(h)
+        if (dup) dups.push(dup)
+      } else if (h.baseSequence !== expect && !h.isControl) {
+        throw new OutOfOrderSequenceError(`producer ${h.producerId}: sequence ${h.baseSequence} in one append, expected ${expect}`)
+      }
+      next.set(h.producerId, h.baseSequence + h.recordCount)
+    }
+    if (dups.length === 0) return null
+    if (dups.length !== batches.length) throw new OutOfOrderSequenceError('an append mixes batches written before with new ones')
+    return { baseOffset: dups[0]!.baseOffset, lastOffset: dups.at(-1)!.lastOffset }
+  }
+
   /** Read-only brokers: takes in the writer's appends from the files and wakes waiting readers. */
   refresh(): void {
     if (!this.closed && this.log.refresh()) this.notify()
@@ -166,6 +210,8 @@ export class Partition {
     this.notify()
     this.listeners.clear()
     await this.log.close()
+    // Written after the log is flushed, so the snapshot never runs ahead of durable data.
+    if (!this.log.readOnly && !this.log.failure) await writeProducerSnapshot(this.log, this.producers)
   }
 
   abandon(): void {
@@ -200,4 +246,20 @@ function validateBatch(bytes: Buffer, pos: number, compacted = false): number {
     throw new InvalidRecordError(`invalid record batch at byte ${pos}: ${(err as Error).message}`, { cause: err })
   }
   return size
+}
+
+/** Whether the batch carries a producer id (idempotent or transactional), read from its header. */
+function hasProducerId(b: Buffer): boolean {
+  return b.readInt32BE(43) >= 0
+}
+
+function batchOffsets(b: Buffer): [number, number] {
+  const base = b.readInt32BE(0) * 0x1_0000_0000 + b.readUInt32BE(4)
+  return [base, base + b.readInt32BE(23)]
+}
+
+/** A transaction marker's type, from its control record; undefined for a data batch. */
+function controlType(b: Buffer): 'commit' | 'abort' | undefined {
+  if ((b.readInt16BE(21) & 0x20) === 0) return undefined
+  return decodeControlRecordType(decodeRecords(b, 0)[0]!)
 }

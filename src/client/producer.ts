@@ -54,6 +54,11 @@ export interface ProducerOptions {
   maxInFlightBytes?: number
   keyCodec?: CodecSpec
   valueCodec?: CodecSpec
+  /**
+   * Default true, as Kafka 3: the producer gets a producer id from the broker and numbers its batches
+   * per partition, so the broker refuses a gap and answers a retried batch with its first offsets.
+   */
+  idempotent?: boolean
 }
 
 const RECORD_OVERHEAD_BYTES = 32
@@ -104,6 +109,11 @@ export class Producer {
   private inFlight = new Set<Promise<unknown>>()
   private closed = false
   private roundRobin = 0
+  private readonly idempotent: boolean
+  private producerId = -1
+  private producerIdReady: Promise<number> | null = null
+  /** Next sequence number per partition (idempotent producers). */
+  private sequences = new Map<Partition, number>()
 
   /** @internal use broker.producer() */
   constructor(
@@ -122,6 +132,27 @@ export class Producer {
     this.partitioner = resolvePartitioner(o.partitioner, () => this.roundRobin++)
     this.keyCodec = resolveCodec(o.keyCodec, 'key')
     this.valueCodec = resolveCodec(o.valueCodec, 'value')
+    this.idempotent = o.idempotent ?? true
+    if (typeof this.idempotent !== 'boolean') throw new InvalidConfigError('idempotent must be a boolean')
+    // Asked for at once, so that a send followed by broker.close() still gets its id.
+    if (this.idempotent) this.requestProducerId().catch(() => {})
+  }
+
+  private requestProducerId(): Promise<number> {
+    this.producerIdReady ??= this.broker.allocateProducerId().then(
+      (id) => (this.producerId = id),
+      (err: unknown) => {
+        this.producerIdReady = null
+        throw err
+      },
+    )
+    return this.producerIdReady
+  }
+
+  /** The batch fields that make a batch idempotent, for the next batch of `records` records to `partition`. */
+  private idempotence(partition: Partition, sequences: Map<Partition, number>): { producerId?: number; producerEpoch?: number; baseSequence?: number } {
+    if (this.producerId < 0) return {}
+    return { producerId: this.producerId, producerEpoch: 0, baseSequence: sequences.get(partition) ?? this.sequences.get(partition) ?? 0 }
   }
 
   /**
@@ -144,6 +175,7 @@ export class Producer {
   private async dispatch(prep: Prepared): Promise<Slot> {
     await this.admit(prep.bytes)
     try {
+      if (this.idempotent && this.producerId < 0) await this.requestProducerId()
       return await (this.lingerMs > 0 ? this.enqueue(prep) : this.appendNow(prep))
     } finally {
       this.inFlightBytes -= prep.bytes
@@ -239,15 +271,22 @@ export class Producer {
     }
     // Encode everything first: an encoding failure must leave nothing written.
     const work: Array<{ partition: Partition; batches: Buffer[]; groups: number[][] }> = []
+    const seqs = new Map<Partition, number>()
     for (const [p, idx] of byPartition) {
+      const partition = topic.partition(p)
       const groups = splitBySize(idx, (i) => recordSize(records[i]!), (bytes) => this.batchBound(bytes) <= maxBatch)
-      const batches = groups.map((g) => encodeRecordBatch(g.map((i) => records[i]!), { compression: this.compression }))
+      const batches = groups.map((g) => {
+        const b = encodeRecordBatch(g.map((i) => records[i]!), { compression: this.compression, ...this.idempotence(partition, seqs) })
+        if (this.producerId >= 0) seqs.set(partition, nextSequence(seqs.get(partition) ?? this.sequences.get(partition) ?? 0, g.length))
+        return b
+      })
       for (const b of batches) checkBatchSize(b, topic)
-      work.push({ partition: topic.partition(p), batches, groups })
+      work.push({ partition, batches, groups })
     }
     const flushes: Promise<void>[] = []
     for (const w of work) {
       const info = w.partition.append(w.batches)
+      if (seqs.has(w.partition)) this.sequences.set(w.partition, seqs.get(w.partition)!)
       fillSlot(slot, info, w.groups, (i) => records[i]!.timestamp, w.batches)
       if (this.acks === 'all') flushes.push(w.partition.flush())
     }
@@ -299,8 +338,9 @@ export class Producer {
     let info: AppendInfo
     let batch: Buffer
     try {
-      batch = encodeRecordBatch(pend.records, { compression: this.compression })
+      batch = encodeRecordBatch(pend.records, { compression: this.compression, ...this.idempotence(pend.partition, new Map()) })
       info = pend.partition.append([batch])
+      if (this.producerId >= 0) this.sequences.set(pend.partition, nextSequence(this.sequences.get(pend.partition) ?? 0, pend.records.length))
     } catch (err) {
       fail(err)
       return
@@ -410,4 +450,10 @@ function resolvePartitioner(p: ProducerOptions['partitioner'], next: () => numbe
   if (p === 'roundrobin') return ({ partitionCount }) => next() % partitionCount
   if (typeof p === 'function') return p
   throw new InvalidConfigError(`partitioner must be 'murmur2', 'roundrobin' or a function`)
+}
+
+/** Sequence numbers wrap at int32 max, as Kafka's. */
+function nextSequence(seq: number, records: number): number {
+  const r = seq + records
+  return r > 0x7fffffff ? r - 0x80000000 : r
 }

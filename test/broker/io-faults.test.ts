@@ -56,6 +56,12 @@ test(`random ENOSPC/EIO faults under load: typed errors, nothing partial, no ack
       const producers = { all: broker.producer({ acks: 'all' }), leader: broker.producer({ acks: 'leader' }) }
       const producer = producers.all
       const acked: Sent[] = []
+      // Each producer takes its producer id (a metadata record) before the faults start: a failed
+      // metadata fsync would otherwise leave it without one until the reopen.
+      for (const acks of ['all', 'leader'] as const) {
+        const [m] = await producers[acks].send('t', { value: `warm-${acks}`, partition: 0 })
+        acked.push({ partition: 0, offset: m!.offset, value: `warm-${acks}`, acks })
+      }
       const rejectedIds = new Set<string>()
       let id = 0
       faultRate = 0.002 + random() * 0.03

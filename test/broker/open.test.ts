@@ -136,7 +136,7 @@ test('the data dir holds only Kafka-named files: no stray files after create, pr
   await broker.close()
   const names = listTree(dir)
   for (const n of names) {
-    assert.match(n, /^(files-0|__cluster_metadata)(\/\d{20}\.(log|index|timeindex))?$|^(recovery-point-offset-checkpoint|log-start-offset-checkpoint|\.kafka_cleanshutdown)$/, n)
+    assert.match(n, /^(files-0|__cluster_metadata)(\/\d{20}\.(log|index|timeindex|snapshot))?$|^(recovery-point-offset-checkpoint|log-start-offset-checkpoint|\.kafka_cleanshutdown)$/, n)
   }
 })
 

@@ -156,7 +156,13 @@ test('a metadata log from a newer version → UnsupportedVersionError, nothing l
   const dir = tempDir(t)
   await threeTopics(dir)
   const file = join(dir, '__cluster_metadata', '00000000000000000000.log')
-  const records = 4 // the version record and three topics
+  // One record per batch: the version, three topics and the producer id blocks their producers took.
+  const records = (() => {
+    const bytes = readFileSync(file)
+    let n = 0
+    for (let pos = 0; pos < bytes.length; pos += 12 + bytes.readInt32BE(pos + 8)) n++
+    return n
+  })()
   const newer = encodeRecordBatch([{ key: null, value: pack({ t: 'version', version: 99 }), timestamp: Date.now() }], { baseOffset: records })
   appendFileSync(file, newer)
   const before = fds()
