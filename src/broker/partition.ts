@@ -140,15 +140,18 @@ export class Partition {
     }
     const maxBytes = options.maxBytes ?? DEFAULT_FETCH_BYTES
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new InvalidConfigError(`maxBytes must be an integer ≥ 0, got ${String(maxBytes)}`)
+    const isolation = options.isolation ?? 'read_uncommitted'
+    if (isolation !== 'read_committed' && isolation !== 'read_uncommitted') throw new InvalidConfigError(`isolation must be 'read_committed' or 'read_uncommitted'`)
     const hw = this.highWatermark
-    const { bytes } = this.log.read(options.offset, maxBytes, hw)
-    return {
-      bytes,
-      highWatermark: hw,
-      lastStableOffset: this.lastStableOffset,
-      logStartOffset: this.logStartOffset,
-      abortedTransactions: [],
-    }
+    const lso = this.lastStableOffset
+    // read_committed reads stop at the last stable offset and learn which transactions to skip.
+    const end = isolation === 'read_committed' ? lso : hw
+    const { bytes } = this.log.read(options.offset, maxBytes, end)
+    const abortedTransactions =
+      isolation === 'read_committed' && bytes.length > 0
+        ? this.producers.abortedBetween(options.offset, end).map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }))
+        : []
+    return { bytes, highWatermark: hw, lastStableOffset: lso, logStartOffset: this.logStartOffset, abortedTransactions }
   }
 
   /** First offset whose timestamp is ≥ `timestamp`, or null when every record is older. */

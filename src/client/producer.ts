@@ -55,7 +55,7 @@ export interface ProducerOptions {
   keyCodec?: CodecSpec
   valueCodec?: CodecSpec
   /**
-   * Default true, as Kafka 3: the producer gets a producer id from the broker and numbers its batches
+   * Default true with acks 'all' (as Kafka 3): the producer gets a producer id from the broker and numbers its batches
    * per partition, so the broker refuses a gap and answers a retried batch with its first offsets.
    */
   idempotent?: boolean
@@ -132,7 +132,7 @@ export class Producer {
     this.partitioner = resolvePartitioner(o.partitioner, () => this.roundRobin++)
     this.keyCodec = resolveCodec(o.keyCodec, 'key')
     this.valueCodec = resolveCodec(o.valueCodec, 'value')
-    this.idempotent = o.idempotent ?? true
+    this.idempotent = o.idempotent ?? this.acks === 'all'
     if (typeof this.idempotent !== 'boolean') throw new InvalidConfigError('idempotent must be a boolean')
     // Asked for at once, so that a send followed by broker.close() still gets its id.
     if (this.idempotent) this.requestProducerId().catch(() => {})
