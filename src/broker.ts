@@ -1,6 +1,7 @@
-// The public Broker: the storage engine (BrokerCore) plus the clients and the group coordinator
-// built on it. Kept above the client layer so that broker/ never imports client/.
+// The public Broker: the storage engine (BrokerCore) plus the clients and the group and transaction
+// coordinators built on it. Kept above the client layer so that broker/ never imports client/.
 import { BrokerAdmin } from './broker/broker-admin.js'
+import { TransactionCoordinator } from './broker/txn-coordinator.js'
 import type { BrokerOptions } from './broker/broker-core.js'
 import { Consumer, type ConsumerOptions } from './client/consumer.js'
 import { ConsumerGroup } from './client/group/consumer-group.js'
@@ -11,6 +12,7 @@ import { assert } from './util/assert.js'
 
 export class Broker extends BrokerAdmin {
   private coordinator: GroupCoordinator | null = null
+  private transactions: TransactionCoordinator | null = null
 
   /** Opens (or creates) a data dir; without `dir` the broker keeps everything in memory. */
   static async open(options: BrokerOptions = {}): Promise<Broker> {
@@ -19,7 +21,25 @@ export class Broker extends BrokerAdmin {
     try {
       const offsets = new OffsetStore(broker, broker.now)
       await offsets.load()
-      broker.coordinator = new GroupCoordinator(offsets)
+      // Offsets of topics deleted just before a crash (their tombstones come after the metadata record).
+      if (!broker.readOnly) {
+        const gone = new Set(offsets.groupIds().flatMap((g) => offsets.all(g).map((c) => c.topic)).filter((t) => !broker.hasTopic(t)))
+        for (const topic of gone) await offsets.deleteTopic(topic)
+      }
+      const groups = new GroupCoordinator(offsets)
+      broker.coordinator = groups
+      const txns = new TransactionCoordinator(broker, broker.now)
+      txns.offsetsHandler = {
+        check: (groupId, member) => groups.checkCommitter({ groupId, memberId: member?.memberId ?? '', generationId: member?.generationId ?? -1 }),
+        commit: (groupId, list) => offsets.commit(groupId, list),
+      }
+      broker.transactions = txns
+      // Finishes transactions a crash interrupted (their markers and offsets) before any client runs.
+      await txns.load()
+      if (!broker.readOnly) {
+        txns.start()
+        broker.clients.add({ close: () => txns.stop() })
+      }
     } catch (err) {
       await broker.close()
       throw err
@@ -30,7 +50,7 @@ export class Broker extends BrokerAdmin {
   /** A producer appending to this broker's topics; broker.close() closes it. */
   producer(options: ProducerOptions = {}): Producer {
     this.assertWritable()
-    return this.track((untrack) => new Producer(this, options, untrack))
+    return this.track((untrack) => new Producer(this, options, untrack, this.transactions ?? undefined))
   }
 
   /** A consumer reading this broker's topics (sharing them with its group when given a groupId). */

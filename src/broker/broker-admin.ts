@@ -71,7 +71,6 @@ export abstract class BrokerAdmin extends BrokerCore {
       if (name.startsWith('__')) throw new InvalidConfigError(`internal topic ${name} cannot be deleted`)
       await this.meta.append({ t: 'deleteTopic', name, id: state.record.id })
       this.topicStates.delete(name)
-      this.compaction.forget(name, state.partitions.length)
       for (const p of state.partitions) p.abandon()
       const tag = state.record.id.replace(/-/g, '')
       const doomed: string[] = []
@@ -82,6 +81,10 @@ export abstract class BrokerAdmin extends BrokerCore {
         doomed.push(`${dir}.${tag}-delete`)
       }
       await this.io.syncDir(this.dir)
+      // Checkpoints without the topic's partitions, so that one created again under the name
+      // starts from nothing (a crash before this is handled at the next open).
+      await this.checkpointRecoveryPoints()
+      await this.compaction.forget(name, state.partitions.length)
       for (const d of doomed) this.io.rmrf(d)
       await this.io.syncDir(this.dir)
       debug('deleted topic %s', name)

@@ -64,7 +64,8 @@ export class BrokerCore extends EventEmitter {
   /** What recovery at open found and cut, per log (empty after a clean close). */
   readonly recovery: RecoveryReport[] = []
   protected readonly io: FileIO
-  protected readonly now: () => number
+  /** The broker's clock (epoch ms): record timestamps, retention and timeouts. */
+  readonly now: () => number
   protected readonly topicDefaults: TopicConfig
   protected readonly topicStates = new Map<string, TopicState>()
   protected meta!: MetadataLog
@@ -191,6 +192,13 @@ export class BrokerCore extends EventEmitter {
     if (!this.readOnly) await removeOrphanDirs(io, this.dir, (t) => state.topics.get(t)?.partitions ?? 0)
     for (const record of state.topics.values()) {
       await this.openTopic(record, { clean, recoveryPoints, startOffsets })
+    }
+    if (!this.readOnly && !clean) {
+      // Rewritten at once: entries of topics deleted just before a crash go (a topic created again
+      // under the name must not inherit them), and log starts clamped to a log that recovery cut
+      // stop pointing past its end.
+      await this.checkpoints.write()
+      await this.compaction.forgetMissing((t, p) => p < (this.topicStates.get(t)?.partitions.length ?? 0))
     }
   }
 

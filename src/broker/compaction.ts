@@ -58,19 +58,36 @@ export class Compaction {
         results.push(r)
       }
     }
-    if (changed) {
-      const entries = [...this.firstDirty].map(([k, offset]) => {
-        const i = k.lastIndexOf('-')
-        return { topic: k.slice(0, i), partition: Number(k.slice(i + 1)), offset }
-      })
-      await writeCheckpoint(this.io, path.join(this.dir, CLEANER_CHECKPOINT_FILE), entries)
-    }
+    if (changed) await this.writeCheckpoint()
     return results
   }
 
-  /** Forgets a deleted topic's partitions. */
-  forget(topic: string, partitions: number): void {
-    for (let i = 0; i < partitions; i++) this.firstDirty.delete(partitionDirName(topic, i))
+  private async writeCheckpoint(): Promise<void> {
+    const entries = [...this.firstDirty].map(([k, offset]) => {
+      const i = k.lastIndexOf('-')
+      return { topic: k.slice(0, i), partition: Number(k.slice(i + 1)), offset }
+    })
+    await writeCheckpoint(this.io, path.join(this.dir, CLEANER_CHECKPOINT_FILE), entries)
+  }
+
+  /**
+   * Forgets a deleted topic's partitions, on disk too: a topic created again under the name must
+   * not inherit where the old one's cleaning had got to.
+   */
+  async forget(topic: string, partitions: number): Promise<void> {
+    let changed = false
+    for (let i = 0; i < partitions; i++) changed = this.firstDirty.delete(partitionDirName(topic, i)) || changed
+    if (changed) await this.writeCheckpoint()
+  }
+
+  /** Forgets entries of topics that no longer exist (a crash between a deletion and its checkpoint). */
+  async forgetMissing(exists: (topic: string, partition: number) => boolean): Promise<void> {
+    let changed = false
+    for (const k of [...this.firstDirty.keys()]) {
+      const i = k.lastIndexOf('-')
+      if (!exists(k.slice(0, i), Number(k.slice(i + 1)))) changed = this.firstDirty.delete(k) || changed
+    }
+    if (changed) await this.writeCheckpoint()
   }
 
   /** Stops a pass in progress at its next chunk. */

@@ -15,6 +15,7 @@ const debug = createDebug('kafkalite:lock')
 const LOCK_DIR = '.lock'
 const HELD_DIR = 'writer'
 const OWNER_FILE = 'owner.json'
+const CANDIDATE_PREFIX = 'candidate-'
 /** proper-lockfile refreshes the lock's mtime every stale/2 ms; a lock older than this is stale. */
 const STALE_MS = 10_000
 
@@ -38,6 +39,21 @@ function readOwner(lockPath: string): Owner | null {
   } catch {
     return null
   }
+}
+
+/** Processes that announced they were about to take the lock (`candidate-<pid>.json`). */
+function candidates(ownerDir: string): Owner[] {
+  const out: Owner[] = []
+  for (const name of fs.readdirSync(ownerDir)) {
+    if (!name.startsWith(CANDIDATE_PREFIX) || !name.endsWith('.json')) continue
+    try {
+      const o = JSON.parse(fs.readFileSync(path.join(ownerDir, name), 'utf8')) as Owner
+      if (typeof o.pid === 'number' && typeof o.host === 'string') out.push(o)
+    } catch {
+      // half written: its process died while writing it, or is writing it now (then it is alive)
+    }
+  }
+  return out
 }
 
 function isRunning(pid: number): boolean {
@@ -84,29 +100,40 @@ async function acquire(dir: string, real: string, onCompromised: (err: Error) =>
   const lockPath = path.join(ownerDir, HELD_DIR)
   fs.mkdirSync(ownerDir, { recursive: true })
   const opts = { lockfilePath: lockPath, realpath: false, stale, retries: 0, onCompromised }
+  // Announced before the lock is taken: a holder killed between taking it and writing owner.json
+  // is still known by its candidate file, so its lock can be taken over at once too.
+  const me: Owner = { pid: process.pid, host: os.hostname(), since: new Date().toISOString() }
+  const candidate = path.join(ownerDir, `${CANDIDATE_PREFIX}${process.pid}.json`)
+  fs.writeFileSync(candidate, JSON.stringify(me))
   let release: () => Promise<void>
   try {
     release = await lockfile.lock(real, opts)
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw new LockError(`cannot lock ${dir}: ${(err as Error).message}`, undefined, { cause: err })
+    if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') {
+      fs.rmSync(candidate, { force: true })
+      throw new LockError(`cannot lock ${dir}: ${(err as Error).message}`, undefined, { cause: err })
+    }
     const owner = readOwner(ownerDir)
+    const here = os.hostname()
     // Our own pid is stale here: this process holds no open of the dir (checked by the caller).
-    const stale = owner !== null && owner.host === os.hostname() && (owner.pid === process.pid || !isRunning(owner.pid))
+    const dead = (o: Owner): boolean => o.host === here && (o.pid === process.pid || !isRunning(o.pid))
+    const others = candidates(ownerDir).filter((c) => c.pid !== process.pid)
+    const stale = owner !== null ? dead(owner) : others.every(dead)
     if (!stale) {
+      fs.rmSync(candidate, { force: true })
       const who = owner ? `pid ${owner.pid} on ${owner.host}` : 'another process'
       throw new LockError(`data dir ${dir} is locked by ${who}`, owner?.pid, { cause: err })
     }
-    debug('taking over the lock of %s left by dead pid %d', dir, owner!.pid)
+    debug('taking over the lock of %s left by dead pid %s', dir, owner?.pid ?? others.map((o) => o.pid).join(', '))
+    for (const o of others) fs.rmSync(path.join(ownerDir, `${CANDIDATE_PREFIX}${o.pid}.json`), { force: true })
     fs.rmSync(lockPath, { recursive: true, force: true })
     try {
       release = await lockfile.lock(real, opts)
     } catch (err2) {
+      fs.rmSync(candidate, { force: true })
       throw new LockError(`data dir ${dir} is locked by another process`, undefined, { cause: err2 })
     }
   }
-  const owner: Owner = { pid: process.pid, host: os.hostname(), since: new Date().toISOString() }
-  const tmp = path.join(ownerDir, `${OWNER_FILE}.${process.pid}.tmp`)
-  fs.writeFileSync(tmp, JSON.stringify(owner))
-  fs.renameSync(tmp, path.join(ownerDir, OWNER_FILE))
+  fs.renameSync(candidate, path.join(ownerDir, OWNER_FILE))
   return release
 }

@@ -93,9 +93,11 @@ export class Partition {
       }
     }
     const idempotent = batches.some(hasProducerId)
+    let markers: Array<'commit' | 'abort' | undefined> = []
     if (idempotent) {
       const dup = this.checkProducers(batches)
       if (dup) return { baseOffset: dup.baseOffset, lastOffset: dup.lastOffset, logAppendTime: -1, duplicate: true }
+      markers = batches.map(controlType)
     }
     let logAppendTime = -1
     if (cfg.messageTimestampType === 'LogAppendTime') {
@@ -104,7 +106,7 @@ export class Partition {
     }
     const r = this.log.append(batches)
     // The batches now carry their offsets: record the producers' ones.
-    if (idempotent) for (const b of batches) if (hasProducerId(b)) this.producers.apply(readBatchHeader(b, 0), ...batchOffsets(b), controlType(b))
+    if (idempotent) batches.forEach((b, i) => hasProducerId(b) && this.producers.apply(readBatchHeader(b, 0), ...batchOffsets(b), markers[i]))
     this.notify()
     return { baseOffset: r.baseOffset, lastOffset: r.lastOffset, logAppendTime }
   }
@@ -238,6 +240,8 @@ function validateBatch(bytes: Buffer, pos: number, compacted = false): number {
   if (bad) throw new InvalidRecordError(`invalid record batch at byte ${pos}: ${bad}`)
   try {
     const h = readBatchHeader(bytes, pos)
+    // Transaction markers are the coordinator's to write (Kafka's WriteTxnMarkers), never a producer's.
+    if (h.isControl) throw new Error('control batches are written by the transaction coordinator only')
     if (h.recordCount < 1 || h.lastOffsetDelta !== h.recordCount - 1) {
       throw new Error(`lastOffsetDelta ${h.lastOffsetDelta} does not match ${h.recordCount} records`)
     }
@@ -264,5 +268,11 @@ function batchOffsets(b: Buffer): [number, number] {
 /** A transaction marker's type, from its control record; undefined for a data batch. */
 function controlType(b: Buffer): 'commit' | 'abort' | undefined {
   if ((b.readInt16BE(21) & 0x20) === 0) return undefined
-  return decodeControlRecordType(decodeRecords(b, 0)[0]!)
+  try {
+    const [r] = decodeRecords(b, 0)
+    if (!r) throw new Error('no control record')
+    return decodeControlRecordType(r)
+  } catch (err) {
+    throw new InvalidRecordError(`invalid transaction marker: ${(err as Error).message}`, { cause: err })
+  }
 }

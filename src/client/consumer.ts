@@ -1,69 +1,30 @@
 // Consumer: without a group it reads every partition of the subscribed topics (or the ones
 // assigned); with a `groupId` it shares them with the group's other members (GroupSession). Fetches
 // are bounded, and a consumer that has caught up waits for appends (no polling timer). Messages are
-// delivered by `run({ eachMessage | eachBatch })` or by `for await (const m of consumer)`.
+// delivered by `run({ eachMessage | eachBatch })` or by `for await (const m of consumer)`. Under
+// isolation 'read_committed' (the default) reads stop at the last stable offset and aborted
+// transactions are skipped (fetch-decode.ts); options and shapes are in consumer-options.ts.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { EventEmitter } from 'node:events'
 import createDebug from 'debug'
 import { ClosedError, InvalidConfigError, InvalidPartitionError, KafkaliteError } from '../errors.js'
 import type { BrokerCore } from '../broker/broker-core.js'
-import type { Partition } from '../broker/partition.js'
-import { checkOffset, fetchChunks, type AutoOffsetReset, type Chunk, type DeliveredMessage, type FetchLimits, type FetchPosition } from './fetch-decode.js'
-import { intOption, retryOptions, type RetryOptions } from './options.js'
-import { resolveCodec, type CodecSpec } from './serde.js'
+import type { Isolation, Partition } from '../broker/partition.js'
+import {
+  fetchLimits, type Batch, type ConsumerOptions, type CrashEvent, type Message, type RunOptions, type TopicPartitionOffset,
+} from './consumer-options.js'
+import { checkOffset, endOffset, fetchChunks, type AutoOffsetReset, type Chunk, type FetchLimits, type FetchPosition } from './fetch-decode.js'
+import { retryOptions, type RetryOptions } from './options.js'
 import type { GroupCoordinator } from './group/coordinator.js'
 import type { OffsetCommit } from './group/offset-store.js'
-import { GroupSession, type GroupOptions } from './group/session.js'
+import { GroupSession } from './group/session.js'
 
 const debug = createDebug('kafkalite:consumer')
 
 /** Set while a consumer's run loop (and so its handlers) runs: close() from a handler must not wait for itself. */
 const runScope = new AsyncLocalStorage<Consumer>()
 
-export type { AutoOffsetReset }
-
-export type { RetryOptions }
-
-export interface ConsumerOptions extends Partial<GroupOptions> {
-  /** Start at the log start offset instead of the end (default false; with a group: when it has no committed offset). */
-  fromBeginning?: boolean
-  /** What to do when the position falls outside the log (e.g. after retention): default 'earliest'. */
-  autoOffsetReset?: AutoOffsetReset
-  /** Upper bound of bytes per fetch over all partitions (default 10 MiB; at least one batch). */
-  maxBytes?: number
-  /** Upper bound of bytes per partition and fetch (default 1 MiB; at least one batch). */
-  maxBytesPerPartition?: number
-  keyCodec?: CodecSpec
-  valueCodec?: CodecSpec
-  retry?: RetryOptions
-}
-
-export type Message = DeliveredMessage<any, any>
-
-export interface Batch {
-  topic: string
-  partition: number
-  highWatermark: number
-  messages: Message[]
-}
-
-export interface RunOptions {
-  eachMessage?: (message: Message) => Promise<void> | void
-  eachBatch?: (batch: Batch) => Promise<void> | void
-}
-
-export interface TopicPartitionOffset {
-  topic: string
-  partition: number
-  offset?: number
-}
-
-export interface CrashEvent {
-  error: unknown
-  topic?: string
-  partition?: number
-  offset?: number
-}
+export type { AutoOffsetReset, Batch, ConsumerOptions, CrashEvent, Message, RetryOptions, RunOptions, TopicPartitionOffset }
 
 export class Consumer extends EventEmitter {
   readonly assigned = new Map<string, FetchPosition>()
@@ -90,23 +51,18 @@ export class Consumer extends EventEmitter {
     super()
     const o = options ?? {}
     this.fromBeginning = !!o.fromBeginning
-    const autoOffsetReset = o.autoOffsetReset ?? 'earliest'
-    if (!['earliest', 'latest', 'none'].includes(autoOffsetReset)) {
-      throw new InvalidConfigError(`autoOffsetReset must be 'earliest', 'latest' or 'none'`)
-    }
-    this.limits = {
-      autoOffsetReset,
-      maxBytes: intOption(o.maxBytes ?? 10 * 1024 * 1024, 'maxBytes'),
-      maxBytesPerPartition: intOption(o.maxBytesPerPartition ?? 1024 * 1024, 'maxBytesPerPartition'),
-      keyCodec: resolveCodec(o.keyCodec, 'key'),
-      valueCodec: resolveCodec(o.valueCodec, 'value'),
-    }
+    this.limits = fetchLimits(o)
     this.retry = retryOptions(o.retry ?? {})
     this.group = null
     if (o.groupId !== undefined) {
       if (!coordinator) throw new InvalidConfigError('consumer groups need a broker with a group coordinator')
       this.group = new GroupSession(broker, coordinator, this, { ...o, groupId: o.groupId })
     }
+  }
+
+  /** 'read_committed' (default) or 'read_uncommitted'. */
+  get isolation(): Isolation {
+    return this.limits.isolation
   }
 
   /** Wakes the fetch loop (new assignment, seek, resume, rebalance, close). */
@@ -165,7 +121,7 @@ export class Consumer extends EventEmitter {
     return list.map((tp) => {
       if (tp === null || typeof tp !== 'object') throw new InvalidConfigError('expected { topic, partition, offset? }')
       const partition = this.broker.topic(tp.topic).partition(tp.partition)
-      const offset = tp.offset ?? (fromBeginning ? partition.logStartOffset : partition.highWatermark)
+      const offset = tp.offset ?? (fromBeginning ? partition.logStartOffset : endOffset(partition, this.limits.isolation))
       checkOffset(partition, offset)
       return { topic: tp.topic, partition, offset }
     })
@@ -219,7 +175,7 @@ export class Consumer extends EventEmitter {
       if (typeof target.timestamp !== 'number' || !Number.isFinite(target.timestamp)) {
         throw new InvalidConfigError('seek timestamp must be a number (epoch ms)')
       }
-      offset = a.partition.offsetForTimestamp(target.timestamp) ?? a.partition.highWatermark
+      offset = a.partition.offsetForTimestamp(target.timestamp) ?? endOffset(a.partition, this.limits.isolation)
     } else {
       offset = (target as { offset: number }).offset
       checkOffset(a.partition, offset)

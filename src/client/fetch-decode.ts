@@ -1,12 +1,16 @@
 // A consumer's fetch: bounded reads over its assigned partitions (round-robin, at least one whole
-// batch each, KIP-74), turned into delivered messages: skips control batches and records before the
-// requested offset, converts headers into an object of Buffers and applies codecs.
+// batch each, KIP-74), turned into delivered messages: skips control batches, aborted transactions
+// (read_committed) and records before the requested offset, converts headers into an object of
+// Buffers and applies codecs. The position always moves past every batch read, so markers and
+// skipped data never stall a consumer.
 import createDebug from 'debug'
 import { CorruptionError, InvalidRecordError, OffsetOutOfRangeError } from '../errors.js'
-import type { Partition } from '../broker/partition.js'
+import type { Isolation, Partition } from '../broker/partition.js'
+import { decodeControlRecordType } from '../storage/control-batch.js'
 import {
   LOG_OVERHEAD, decodeRecords, readBatchHeader, type BatchHeader, type DecodedRecord, type RecordHeader,
 } from '../storage/record-batch.js'
+import { AbortedTransactions, type AbortedTransaction } from './aborted-transactions.js'
 import type { ResolvedCodec } from './serde.js'
 
 const debug = createDebug('kafkalite:consumer')
@@ -42,6 +46,8 @@ export interface FetchLimits {
   maxBytes: number
   maxBytesPerPartition: number
   autoOffsetReset: AutoOffsetReset
+  /** 'read_committed': read up to the last stable offset and skip aborted transactions. */
+  isolation: Isolation
   keyCodec: ResolvedCodec
   valueCodec: ResolvedCodec
 }
@@ -58,14 +64,17 @@ export function fetchChunks(list: FetchPosition[], start: number, limits: FetchL
       a.position = a.delivered
       a.rewind = false
     }
-    if (a.position < p.logStartOffset || a.position > p.highWatermark) resetOutOfRange(a, limits.autoOffsetReset)
-    if (a.position >= p.highWatermark) continue
-    const r = p.readBatches({ offset: a.position, maxBytes: Math.min(limits.maxBytesPerPartition, budget) })
+    if (a.position < p.logStartOffset || a.position > p.highWatermark) resetOutOfRange(a, limits)
+    // read_committed waits at the last stable offset (an open transaction) until a marker moves it.
+    if (a.position >= endOffset(p, limits.isolation)) continue
+    const r = p.readBatches({ offset: a.position, maxBytes: Math.min(limits.maxBytesPerPartition, budget), isolation: limits.isolation })
     if (r.bytes.length === 0) {
-      a.position = r.highWatermark
+      // Nothing is left below the end (compacted away): go there.
+      a.position = limits.isolation === 'read_committed' ? r.lastStableOffset : r.highWatermark
       continue
     }
-    const dec = decodeFetch(a.topic, p.index, r.bytes, a.position, limits.keyCodec, limits.valueCodec)
+    const aborted = limits.isolation === 'read_committed' ? r.abortedTransactions : null
+    const dec = decodeFetch(a.topic, p.index, r.bytes, a.position, limits.keyCodec, limits.valueCodec, aborted)
     a.position = dec.nextOffset
     budget -= r.bytes.length
     out.push({ a, epoch: a.epoch, messages: dec.messages, nextOffset: dec.nextOffset, highWatermark: r.highWatermark })
@@ -73,14 +82,23 @@ export function fetchChunks(list: FetchPosition[], start: number, limits: FetchL
   return out
 }
 
-function resetOutOfRange(a: FetchPosition, reset: AutoOffsetReset): void {
+/**
+ * The offset a consumer reads up to and 'latest' means: the last stable offset under
+ * read_committed (as Kafka's ListOffsets answers such a consumer), else the high watermark.
+ */
+export function endOffset(p: Partition, isolation: Isolation): number {
+  return isolation === 'read_committed' ? p.lastStableOffset : p.highWatermark
+}
+
+function resetOutOfRange(a: FetchPosition, limits: FetchLimits): void {
   const p = a.partition
+  const reset = limits.autoOffsetReset
   if (reset === 'none') {
     throw new OffsetOutOfRangeError(
       `offset ${a.position} of ${a.topic}-${p.index} is out of range [${p.logStartOffset}, ${p.highWatermark}] and autoOffsetReset is 'none'`,
     )
   }
-  const to = reset === 'earliest' ? p.logStartOffset : p.highWatermark
+  const to = reset === 'earliest' ? p.logStartOffset : endOffset(p, limits.isolation)
   debug('%s-%d: offset %d out of range, reset to %d', a.topic, p.index, a.position, to)
   a.position = to
   a.delivered = to
@@ -115,8 +133,9 @@ export interface DecodedFetch {
 
 /**
  * The messages at or after `fromOffset` in `bytes` (whole batches from Partition.readBatches),
- * skipping control batches, and the offset after the last batch. Bytes that do not decode raise
- * CorruptionError; a codec that cannot decode a key or value raises InvalidRecordError.
+ * skipping control batches, and the offset after the last batch. With `abortedTransactions` (a
+ * read_committed fetch's list) the batches of those transactions are skipped too. Bytes that do not
+ * decode raise CorruptionError; a codec that cannot decode a key or value raises InvalidRecordError.
  */
 export function decodeFetch(
   topic: string,
@@ -125,12 +144,14 @@ export function decodeFetch(
   fromOffset: number,
   keyCodec: ResolvedCodec,
   valueCodec: ResolvedCodec,
+  abortedTransactions: readonly AbortedTransaction[] | null = null,
 ): DecodedFetch {
   const messages: DeliveredMessage<unknown, unknown>[] = []
+  const aborted = abortedTransactions ? new AbortedTransactions(abortedTransactions) : null
   let next = fromOffset
   let pos = 0
   while (pos < bytes.length) {
-    const { h, records } = decodeBatch(topic, partition, bytes, pos, fromOffset)
+    const { h, records } = decodeBatch(topic, partition, bytes, pos, fromOffset, aborted)
     const size = LOG_OVERHEAD + h.batchLength
     const last = h.baseOffset + h.lastOffsetDelta
     if (records) {
@@ -154,19 +175,46 @@ export function decodeFetch(
 }
 
 /**
- * The header and (unless it is a control batch or wholly below `fromOffset`) the records of the
- * batch at `pos`. Bytes that do not decode raise CorruptionError naming the partition and offset.
+ * The header and (unless it is a control batch, aborted data or wholly below `fromOffset`) the
+ * records of the batch at `pos`. Every batch with a producer id passes through `aborted` when
+ * given, in order, as Kafka's consumer does. Bytes that do not decode raise CorruptionError naming
+ * the partition and offset.
  */
-function decodeBatch(topic: string, partition: number, bytes: Buffer, pos: number, fromOffset: number): { h: BatchHeader; records: DecodedRecord[] | null } {
+function decodeBatch(
+  topic: string,
+  partition: number,
+  bytes: Buffer,
+  pos: number,
+  fromOffset: number,
+  aborted: AbortedTransactions | null,
+): { h: BatchHeader; records: DecodedRecord[] | null } {
   let h: BatchHeader | null = null
   try {
     h = readBatchHeader(bytes, pos)
-    const wanted = !h.isControl && h.baseOffset + h.lastOffsetDelta >= fromOffset
+    const last = h.baseOffset + h.lastOffsetDelta
+    let wanted = !h.isControl && last >= fromOffset
+    if (aborted && h.producerId >= 0) {
+      const marker = h.isControl ? markerType(decodeRecords(bytes, pos)) : null
+      if (aborted.skips(h, last, marker)) {
+        debug('%s-%d: skipping aborted batch of producer %d, offsets %d to %d', topic, partition, h.producerId, h.baseOffset, last)
+        wanted = false
+      }
+    }
     return { h, records: wanted ? decodeRecords(bytes, pos) : null }
   } catch (err) {
     const at = h ? h.baseOffset : fromOffset
     // file: the partition; position: the batch's offset (the bytes are a read, not a file)
     throw new CorruptionError(`undecodable record batch: ${(err as Error).message}`, `${topic}-${partition}`, at, { cause: err })
+  }
+}
+
+/** The transaction marker a control batch holds; null when it holds none (compacted, or another control type). */
+function markerType(records: readonly DecodedRecord[]): 'commit' | 'abort' | null {
+  if (records.length === 0) return null
+  try {
+    return decodeControlRecordType(records[0]!)
+  } catch {
+    return null
   }
 }
 

@@ -6,10 +6,12 @@ import { ClosedError, InvalidConfigError, InvalidPartitionError, InvalidRecordEr
 import type { BrokerCore } from '../broker/broker-core.js'
 import type { Acks, AppendInfo, Partition } from '../broker/partition.js'
 import type { Topic } from '../broker/topic.js'
+import type { TransactionCoordinator } from '../broker/txn-coordinator.js'
 import { encodeRecordBatch, type Compression, type RecordInput } from '../storage/record-batch.js'
 import { intOption } from './options.js'
 import { partitionForKey } from './partitioner.js'
 import { encodeHeaders, resolveCodec, type CodecSpec, type MessageHeaders, type ResolvedCodec } from './serde.js'
+import { TransactionalSession, type Transaction } from './transaction.js'
 
 const debug = createDebug('kafkalite:producer')
 
@@ -59,6 +61,10 @@ export interface ProducerOptions {
    * per partition, so the broker refuses a gap and answers a retried batch with its first offsets.
    */
   idempotent?: boolean
+  /** Makes the producer transactional: it sends only inside `producer.transaction()` (acks 'all'). */
+  transactionalId?: string
+  /** An open transaction older than this is aborted by the broker (default 60 s). */
+  transactionTimeoutMs?: number
 }
 
 const RECORD_OVERHEAD_BYTES = 32
@@ -111,6 +117,8 @@ export class Producer {
   private roundRobin = 0
   private readonly idempotent: boolean
   private producerId = -1
+  private epoch = 0
+  private readonly session: TransactionalSession | null = null
   private producerIdReady: Promise<number> | null = null
   /** Next sequence number per partition (idempotent producers). */
   private sequences = new Map<Partition, number>()
@@ -120,6 +128,7 @@ export class Producer {
     private readonly broker: BrokerCore,
     options: ProducerOptions = {},
     private readonly onClose: () => void = () => {},
+    transactions?: TransactionCoordinator,
   ) {
     const o = options ?? {}
     this.acks = o.acks ?? 'all'
@@ -134,8 +143,36 @@ export class Producer {
     this.valueCodec = resolveCodec(o.valueCodec, 'value')
     this.idempotent = o.idempotent ?? this.acks === 'all'
     if (typeof this.idempotent !== 'boolean') throw new InvalidConfigError('idempotent must be a boolean')
-    // Asked for at once, so that a send followed by broker.close() still gets its id.
-    if (this.idempotent) this.requestProducerId().catch(() => {})
+    if (o.transactionalId !== undefined) {
+      if (typeof o.transactionalId !== 'string' || o.transactionalId === '') throw new InvalidConfigError('transactionalId must be a non-empty string')
+      if (this.acks !== 'all' || !this.idempotent) throw new InvalidConfigError("a transactional producer needs acks 'all' and idempotence")
+      if (!transactions) throw new InvalidConfigError('this broker has no transaction coordinator')
+      const transactionalId = o.transactionalId
+      this.session = new TransactionalSession(
+        {
+          transactionalId,
+          sendInTransaction: (topic, messages, join) => this.sendWith(topic, messages, join),
+          flush: () => this.flush(),
+          useProducerId: (producerId, epoch) => {
+            this.producerId = producerId
+            this.epoch = epoch
+            this.sequences.clear()
+          },
+        },
+        transactions,
+        intOption(o.transactionTimeoutMs ?? 60_000, 'transactionTimeoutMs', 1),
+      )
+    } else if (this.idempotent) {
+      // Asked for at once, so that a send followed by broker.close() still gets its id.
+      this.requestProducerId().catch(() => {})
+    }
+  }
+
+  /** Begins a transaction (transactional producers only); the first call fences older producers with the same id. */
+  transaction(): Promise<Transaction> {
+    if (this.closed) return Promise.reject(new ClosedError('producer is closed'))
+    if (!this.session) return Promise.reject(new InvalidConfigError('transaction() needs a producer created with a transactionalId'))
+    return this.session.begin()
   }
 
   private requestProducerId(): Promise<number> {
@@ -150,9 +187,14 @@ export class Producer {
   }
 
   /** The batch fields that make a batch idempotent, for the next batch of `records` records to `partition`. */
-  private idempotence(partition: Partition, sequences: Map<Partition, number>): { producerId?: number; producerEpoch?: number; baseSequence?: number } {
+  private idempotence(partition: Partition, sequences: Map<Partition, number>): { producerId?: number; producerEpoch?: number; baseSequence?: number; transactional?: boolean } {
     if (this.producerId < 0) return {}
-    return { producerId: this.producerId, producerEpoch: 0, baseSequence: sequences.get(partition) ?? this.sequences.get(partition) ?? 0 }
+    return {
+      producerId: this.producerId,
+      producerEpoch: this.epoch,
+      baseSequence: sequences.get(partition) ?? this.sequences.get(partition) ?? 0,
+      transactional: this.session !== null,
+    }
   }
 
   /**
@@ -160,11 +202,17 @@ export class Producer {
    * order, once they are durable per `acks`. Nothing is written when any message is invalid.
    */
   async send<K = unknown, V = unknown>(topic: string, messages: Message<K, V> | Array<Message<K, V>>): Promise<RecordMetadata[]> {
+    if (this.session) throw new InvalidConfigError('a transactional producer sends inside a transaction: producer.transaction()')
+    return this.sendWith(topic, messages as Message | Message[])
+  }
+
+  private async sendWith(topic: string, messages: Message | Message[], join?: (partitions: number[]) => Promise<void>): Promise<RecordMetadata[]> {
     if (this.closed) throw new ClosedError('producer is closed')
     const t = this.broker.topic(topic)
     const list = Array.isArray(messages) ? messages : [messages]
     if (list.length === 0) return []
-    const prepared = this.prepare(t, list as Message[], Date.now())
+    const prepared = this.prepare(t, list as Message[], this.broker.now())
+    if (join) await join([...new Set(prepared.partitions)])
     const p = this.dispatch(prepared)
     this.inFlight.add(p)
     const slot = await p.finally(() => this.inFlight.delete(p))
@@ -377,6 +425,8 @@ export class Producer {
   /** Refuses new sends at once, then waits for the ones already made. */
   async close(): Promise<void> {
     if (this.closed) return
+    // An open transaction is aborted, so read_committed readers do not wait for its timeout.
+    await this.session?.open?.abort().catch(() => undefined)
     this.closed = true
     await this.flush()
     this.onClose()

@@ -3,6 +3,9 @@
 import assert from 'node:assert/strict'
 import { Broker, LockError, type PartitionOffsets } from '../../src/index.js'
 import { lockDir } from '../../src/broker/lock.js'
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
 import { exited, killIfRunning, nextMessage, startFixture } from '../fixtures/child.js'
 import { tempDir, test } from '../fixtures/helpers.js'
 
@@ -97,4 +100,16 @@ test('a lock held past several refreshes stays ours: not compromised, released a
   const again = await lockDir(dir, (e) => compromised.push(e), 1000)
   await again.release()
   assert.deepEqual(compromised, [])
+})
+
+test('a holder killed between taking the lock and recording itself: the lock is taken over at once', async (t) => {
+  const dir = tempDir(t)
+  const broker = await Broker.open({ dir })
+  await broker.close()
+  // What such a holder leaves: proper-lockfile's directory, its candidate file, no owner.json.
+  mkdirSync(join(dir, '.lock', 'writer'), { recursive: true })
+  writeFileSync(join(dir, '.lock', 'candidate-999999.json'), JSON.stringify({ pid: 999999, host: hostname(), since: '' }))
+  const again = await Broker.open({ dir })
+  await again.close()
+  assert.deepEqual(readdirSync(join(dir, '.lock')), [], 'no candidate or owner file is left behind')
 })

@@ -18,7 +18,7 @@ import {
   OffsetStore, decodeOffsetKey, decodeOffsetValue, encodeOffsetKey, encodeOffsetValue,
 } from '../../src/client/group/offset-store.js'
 import { resolveCodec } from '../../src/client/serde.js'
-import { InvalidRecordError, RecordTooLargeError, UnsupportedVersionError } from '../../src/errors.js'
+import { FencedError, InvalidRecordError, OutOfOrderSequenceError, RecordTooLargeError, UnsupportedVersionError } from '../../src/errors.js'
 import { METADATA_DIR } from '../../src/storage/file-names.js'
 import { LOG_OVERHEAD, checkBatch, decodeRecords, encodeRecordBatch, readBatchHeader } from '../../src/storage/record-batch.js'
 import { MemoryFileIO } from '../../src/util/file-io.js'
@@ -407,13 +407,18 @@ export function appendBatchTarget(): Target {
     if (++appends % 2000 === 0) await fresh() // keeps the in-memory logs small
     const p = partitions[which % partitions.length]!
     const info = await p.appendBatch(Buffer.from(bytes), { acks: 'leader' })
+    if (info.duplicate) return 0 // a retry of an idempotent batch: its original offsets, nothing written
     const r = p.readBatches({ offset: info.baseOffset, maxBytes: 1 << 20 })
     const dec = decodeFetch(p.topic, 0, r.bytes, info.baseOffset, bytesCodec, bytesCodec)
     expect(dec.nextOffset === info.lastOffset + 1, `accepted batch read back up to ${dec.nextOffset}, appended up to ${info.lastOffset}`)
     return dec.messages.length
   }
   const allowed = (err: unknown) =>
-    (err instanceof InvalidRecordError && err.code === 'INVALID_RECORD') || (err instanceof RecordTooLargeError && err.code === 'RECORD_TOO_LARGE')
+    (err instanceof InvalidRecordError && err.code === 'INVALID_RECORD') ||
+    (err instanceof RecordTooLargeError && err.code === 'RECORD_TOO_LARGE') ||
+    // an idempotent or transactional batch out of sequence, or of an older epoch
+    (err instanceof OutOfOrderSequenceError && err.code === 'OUT_OF_ORDER_SEQUENCE') ||
+    (err instanceof FencedError && err.code === 'FENCED')
   return {
     name: 'raw appends from another process (Partition.appendBatch, then read back)',
     async setup() {

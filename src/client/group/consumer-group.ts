@@ -1,6 +1,7 @@
 // `broker.group(id)`: what kafka-consumer-groups.sh shows and does for one group — describe, lag,
 // reset offsets, delete — over the in-process coordinator and the committed offsets.
 import type { BrokerCore } from '../../broker/broker-core.js'
+import type { Isolation } from '../../broker/partition.js'
 import { InvalidConfigError, OffsetOutOfRangeError } from '../../errors.js'
 import { decodeAssignment } from './consumer-protocol.js'
 import type { GroupCoordinator, GroupState } from './coordinator.js'
@@ -25,7 +26,7 @@ export interface PartitionLag {
   partition: number
   /** Committed offset (the next one the group reads), or null when nothing is committed. */
   committed: number | null
-  /** The high watermark. */
+  /** The high watermark, or the last stable offset when lag() is asked for 'read_committed'. */
   end: number
   /** end − committed; without a commit, end − log start (everything is still to read). */
   lag: number
@@ -56,8 +57,16 @@ export class ConsumerGroup {
     }
   }
 
-  /** Lag of every partition the group has committed for or is assigned. */
-  lag(): PartitionLag[] {
+  /**
+   * Lag of every partition the group has committed for or is assigned. The group does not know its
+   * members' isolation: lag is measured to the high watermark unless asked for 'read_committed',
+   * which measures it to the last stable offset (what such consumers can read now).
+   */
+  lag(options: { isolation?: Isolation } = {}): PartitionLag[] {
+    const isolation = options?.isolation ?? 'read_uncommitted'
+    if (isolation !== 'read_committed' && isolation !== 'read_uncommitted') {
+      throw new InvalidConfigError(`isolation must be 'read_committed' or 'read_uncommitted'`)
+    }
     const d = this.describe()
     const keys = new Map<string, { topic: string; partition: number }>()
     for (const c of this.coordinator.offsets.all(this.groupId)) keys.set(`${c.topic}\u0000${c.partition}`, c)
@@ -69,7 +78,7 @@ export class ConsumerGroup {
       if (!this.broker.hasTopic(topic)) continue
       const p = this.broker.topic(topic).partition(partition)
       const committed = this.coordinator.offsets.get(this.groupId, topic, partition)?.offset ?? null
-      const end = p.highWatermark
+      const end = isolation === 'read_committed' ? p.lastStableOffset : p.highWatermark
       out.push({ topic, partition, committed, end, lag: Math.max(0, end - (committed ?? p.logStartOffset)) })
     }
     return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition))
