@@ -437,9 +437,9 @@ test('control batches are skipped: no stall, no empty eachBatch, offsets jump ov
   const p = (await broker.createTopic('ctl')).partition(0)
   const producer = broker.producer()
   await producer.send('ctl', { value: Buffer.from('before') })
-  await p.appendBatch(encodeControlBatch({ commit: true, producerId: 1, producerEpoch: 0, coordinatorEpoch: 0, timestamp: Date.now() }))
+  p.append([encodeControlBatch({ commit: true, producerId: 1, producerEpoch: 0, coordinatorEpoch: 0, timestamp: Date.now() })]) // as the transaction coordinator writes markers
   await producer.send('ctl', { value: Buffer.from('after') })
-  await p.appendBatch(encodeControlBatch({ commit: false, producerId: 1, producerEpoch: 0, coordinatorEpoch: 0, timestamp: Date.now() }))
+  p.append([encodeControlBatch({ commit: false, producerId: 1, producerEpoch: 0, coordinatorEpoch: 0, timestamp: Date.now() })])
   const consumer = broker.consumer({ fromBeginning: true, maxBytes: 1 })
   await consumer.subscribe('ctl')
   const batches: number[][] = []
