@@ -12,6 +12,9 @@ import { intOption } from './options.js'
 import { partitionForKey } from './partitioner.js'
 import { encodeHeaders, resolveCodec, type CodecSpec, type MessageHeaders, type ResolvedCodec } from './serde.js'
 import { TransactionalSession, type Transaction } from './transaction.js'
+import {
+  type Slot, newSlot, fillSlot, splitBySize, gzipBound, checkBatchSize, recordSize, nextSequence, BATCH_OVERHEAD_BYTES,
+} from './producer-batches.js'
 
 const debug = createDebug('kafkalite:producer')
 
@@ -67,16 +70,7 @@ export interface ProducerOptions {
   transactionTimeoutMs?: number
 }
 
-const RECORD_OVERHEAD_BYTES = 32
-const BATCH_OVERHEAD_BYTES = 61
 
-interface Slot {
-  offsets: number[]
-  timestamps: number[]
-  remaining: number
-  resolve: () => void
-  reject: (err: unknown) => void
-}
 
 interface Prepared {
   topic: Topic
@@ -434,65 +428,6 @@ export class Producer {
   }
 }
 
-function newSlot(n: number): Slot {
-  return { offsets: new Array(n), timestamps: new Array(n), remaining: n, resolve: () => {}, reject: () => {} }
-}
-
-function fillSlot(slot: Slot, info: AppendInfo, groups: number[][], ts: (i: number) => number, batches: Buffer[]): void {
-  let offset = info.baseOffset
-  for (let g = 0; g < groups.length; g++) {
-    for (const i of groups[g]!) {
-      slot.offsets[i] = offset++
-      slot.timestamps[i] = info.logAppendTime >= 0 ? info.logAppendTime : ts(i)
-    }
-  }
-  if (offset - 1 !== info.lastOffset) {
-    throw new InvalidRecordError(`assigned offsets ${info.baseOffset}..${info.lastOffset} do not match ${batches.length} batches`)
-  }
-}
-
-/** Splits indexes into runs whose records' estimated bytes `fit` one batch. */
-function splitBySize(idx: number[], size: (i: number) => number, fit: (bytes: number) => boolean): number[][] {
-  const out: number[][] = []
-  let cur: number[] = []
-  let bytes = 0
-  for (const i of idx) {
-    const s = size(i)
-    if (cur.length > 0 && !fit(bytes + s)) {
-      out.push(cur)
-      cur = []
-      bytes = 0
-    }
-    cur.push(i)
-    bytes += s
-  }
-  if (cur.length > 0) out.push(cur)
-  return out
-}
-
-/**
- * zlib's compressBound for the default window and memory level, plus the 18-byte gzip wrapper in
- * place of zlib's 6: incompressible records grow by this much at most.
- */
-function gzipBound(n: number): number {
-  return n + (n >>> 12) + (n >>> 14) + (n >>> 25) + 13 + 12
-}
-
-/** The estimate is an upper bound; this pairs it with the encoded size before anything is written. */
-function checkBatchSize(batch: Buffer, topic: Topic): void {
-  if (batch.length > topic.config.maxMessageBytes) {
-    throw new RecordTooLargeError(`record batch of ${batch.length} bytes exceeds maxMessageBytes ${topic.config.maxMessageBytes} of topic ${topic.name}`)
-  }
-}
-
-/** Upper bound of a record's encoded size (varints at their widest). */
-function recordSize(r: RecordInput): number {
-  let n = RECORD_OVERHEAD_BYTES + (r.key?.length ?? 0) + (r.value?.length ?? 0)
-  if (r.headers) for (const h of r.headers) n += 10 + Buffer.byteLength(h.key) + (h.value?.length ?? 0)
-  return n
-}
-
-
 const murmur2Partitioner: Partitioner = ({ key, partitionCount }) => partitionForKey(key!, partitionCount)
 
 function resolvePartitioner(p: ProducerOptions['partitioner'], next: () => number): Partitioner {
@@ -500,10 +435,4 @@ function resolvePartitioner(p: ProducerOptions['partitioner'], next: () => numbe
   if (p === 'roundrobin') return ({ partitionCount }) => next() % partitionCount
   if (typeof p === 'function') return p
   throw new InvalidConfigError(`partitioner must be 'murmur2', 'roundrobin' or a function`)
-}
-
-/** Sequence numbers wrap at int32 max, as Kafka's. */
-function nextSequence(seq: number, records: number): number {
-  const r = seq + records
-  return r > 0x7fffffff ? r - 0x80000000 : r
 }
