@@ -49,6 +49,10 @@ export class Compaction {
           firstDirtyOffset: from,
           minCleanableDirtyRatio: config.minCleanableDirtyRatio,
           signal: this.abort.signal,
+          // Never at or past an open transaction; aborted records go, markers stay (as Kafka).
+          firstUncleanableOffset: p.lastStableOffset,
+          abortedTransactions: p.producers.abortedBetween(0, Number.MAX_SAFE_INTEGER),
+          producerLastOffsets: p.producers.lastOffsets(),
         })
         if (r.nextDirtyOffset !== from) {
           this.firstDirty.set(key, r.nextDirtyOffset)

@@ -105,6 +105,16 @@ export class ProducerState {
     if (e.batches.length > BATCHES_KEPT) e.batches.shift()
   }
 
+  /** Each producer's last batch's last offset (the cleaner keeps that batch, even emptied). */
+  lastOffsets(): Map<number, number> {
+    const out = new Map<number, number>()
+    for (const [pid, e] of this.producers) {
+      const last = e.batches.at(-1)
+      if (last) out.set(pid, last.lastOffset)
+    }
+    return out
+  }
+
   /** The current epoch of a producer in this partition (-1 when unknown). */
   epochOf(producerId: number): number {
     return this.producers.get(producerId)?.epoch ?? -1

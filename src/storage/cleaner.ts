@@ -60,6 +60,8 @@ export interface CleanOptions {
    * once emptied, stays as an empty batch so producer state can be rebuilt from the log.
    */
   producerLastOffsets?: ReadonlyMap<number, number>
+  /** Aborted transactions: their records go and never count as a key's latest value; markers stay. */
+  abortedTransactions?: ReadonlyArray<{ producerId: number; firstOffset: number; lastOffset: number }>
   /** Work between two yields, in bytes read (plus a little per record); default CLEANER_CHUNK_BYTES_DEFAULT. */
   chunkBytes?: number
   /** Awaited between chunks; default setImmediate. */
@@ -160,12 +162,19 @@ class CleanerPass {
   private kept = 0
   /** Work done since the last yield (see forEachBatch). */
   private work = 0
+  /** Aborted transactions by producer id. */
+  private readonly aborted = new Map<number, Array<{ firstOffset: number; lastOffset: number }>>()
 
   constructor(private readonly log: Log, private readonly o: CleanOptions, private readonly result: CleanResult) {
     this.now = o.now ?? Date.now()
     this.chunkBytes = o.chunkBytes ?? CLEANER_CHUNK_BYTES_DEFAULT
     this.pause = o.yield ?? (() => new Promise<void>((resolve) => setImmediate(resolve)))
     this.map = new OffsetMap(o.offsetMapBytesMax ?? OFFSET_MAP_BYTES_MAX_DEFAULT)
+    for (const a of o.abortedTransactions ?? []) {
+      const list = this.aborted.get(a.producerId) ?? []
+      list.push(a)
+      this.aborted.set(a.producerId, list)
+    }
   }
 
   async run(segs: Segment[]): Promise<CleanResult> {
@@ -176,7 +185,7 @@ class CleanerPass {
       if (seg.nextOffset <= from || this.map.full) continue
       const start = seg.baseOffset < from ? seg.locate(from)?.position ?? seg.size : 0
       const whole = await this.forEachBatch(seg, start, segs, (buf, pos, h) => {
-        if (h.isControl) return true
+        if (h.isControl || this.isAborted(h)) return true
         this.keys(seg, buf, pos, this.mapKey)
         if (!this.map.full) return true
         mapEnd = h.baseOffset + h.lastOffsetDelta + 1
@@ -197,6 +206,21 @@ class CleanerPass {
 
   private readonly mapKey: RecordKeyVisitor = (offset, data, keyStart, keyLength) => {
     if (keyLength >= 0 && offset >= this.mapFrom) this.map.put(data, keyStart, keyLength, offset)
+  }
+
+  /** Judges every record of the batch at `pos`; a batch of an aborted transaction keeps none. */
+  private judgeBatch(seg: Segment, buf: Buffer, pos: number, h: BatchHeader): void {
+    this.judged = 0
+    this.kept = 0
+    if (this.isAborted(h)) this.judged = h.recordCount
+    else this.keys(seg, buf, pos, this.judge)
+  }
+
+  /** Whether the batch belongs to an aborted transaction. */
+  private isAborted(h: BatchHeader): boolean {
+    if (!h.isTransactional || h.isControl) return false
+    for (const a of this.aborted.get(h.producerId) ?? []) if (a.firstOffset <= h.baseOffset && h.baseOffset < a.lastOffset) return true
+    return false
   }
 
   /**
@@ -291,9 +315,7 @@ class CleanerPass {
     let found = false
     const whole = await this.forEachBatch(seg, 0, [seg], (buf, pos, h) => {
       if (h.isControl) return true
-      this.judged = 0
-      this.kept = 0
-      this.keys(seg, buf, pos, this.judge)
+      this.judgeBatch(seg, buf, pos, h)
       found = this.kept < this.judged
       return !found
     })
@@ -359,9 +381,7 @@ class CleanerPass {
       const whole = await this.forEachBatch(seg, 0, group, (buf, pos, h) => {
         const size = LOG_OVERHEAD + h.batchLength
         if (!h.isControl) {
-          this.judged = 0
-          this.kept = 0
-          this.keys(seg, buf, pos, this.judge)
+          this.judgeBatch(seg, buf, pos, h)
           this.result.recordsRemoved += this.judged - this.kept
         }
         if (h.isControl || this.kept === this.judged) {

@@ -3,15 +3,14 @@
 // committed with the transaction, and a transaction interrupted by a crash resolved at reopen.
 import assert from 'node:assert/strict'
 import { Broker, FencedError, MemoryFileIO, decodeRecords, readBatchHeader, type Partition } from '../../src/index.js'
+import { AbortedTransactions } from '../../src/client/aborted-transactions.js'
 import { test } from '../fixtures/helpers.js'
 
 /** Values of the partition's data records up to `isolation`'s end, and how many markers it holds. */
 function view(p: Partition, isolation: 'read_committed' | 'read_uncommitted'): { values: string[]; markers: number } {
   const out = { values: [] as string[], markers: 0 }
-  // Kafka's consumer-side rule: a producer's data from an aborted transaction's first offset up to
-  // its next marker is skipped.
-  const pending = p.readBatches({ offset: p.logStartOffset, maxBytes: 1 << 20, isolation }).abortedTransactions
-  const skipping = new Set<number>()
+  // The consumer's filter for the fetch's aborted transactions (Kafka's rule).
+  const filter = new AbortedTransactions(p.readBatches({ offset: p.logStartOffset, maxBytes: 1 << 20, isolation }).abortedTransactions)
   let offset = p.logStartOffset
   const end = isolation === 'read_committed' ? p.lastStableOffset : p.highWatermark
   while (offset < end) {
@@ -19,15 +18,12 @@ function view(p: Partition, isolation: 'read_committed' | 'read_uncommitted'): {
     if (bytes.length === 0) break
     for (let pos = 0; pos < bytes.length; pos += 12 + bytes.readInt32BE(pos + 8)) {
       const h = readBatchHeader(bytes, pos)
-      const i = pending.findIndex((a) => a.producerId === h.producerId && a.firstOffset <= h.baseOffset)
-      if (i >= 0 && h.isTransactional && !h.isControl) skipping.add(pending.splice(i, 1)[0]!.producerId)
-      if (h.isControl) {
-        out.markers++
-        skipping.delete(h.producerId)
-      } else if (!(isolation === 'read_committed' && h.isTransactional && skipping.has(h.producerId))) {
-        for (const r of decodeRecords(bytes, pos)) out.values.push(String(r.value))
-      }
-      offset = h.baseOffset + h.lastOffsetDelta + 1
+      const last = h.baseOffset + h.lastOffsetDelta
+      const marker = h.isControl ? (decodeRecords(bytes, pos)[0]!.key!.readInt16BE(2) === 1 ? 'commit' : 'abort') : null
+      const skip = h.producerId >= 0 && filter.skips(h, last, marker)
+      if (h.isControl) out.markers++
+      else if (!(isolation === 'read_committed' && skip)) for (const r of decodeRecords(bytes, pos)) out.values.push(String(r.value))
+      offset = last + 1
     }
   }
   return out
@@ -123,4 +119,38 @@ test('a crash with a transaction open aborts it at reopen; one prepared to commi
     assert.equal(p.lastStableOffset, p.highWatermark, `partition ${i}: nothing left open`)
     assert.deepEqual(view(p, 'read_committed').values, [`prep-${i}`], `partition ${i}: the prepared commit completed, the open one aborted`)
   }
+})
+
+test('the cleaner and transactions: aborted records go (never shadowing a committed value), markers stay, nothing past an open transaction', async (t) => {
+  const broker = await Broker.open({ cleanerBackoffMs: 3_600_000 })
+  t.after(() => broker.close())
+  await broker.createTopic('kv', { cleanupPolicy: 'compact', segmentBytes: 1024, minCleanableDirtyRatio: 0.01 })
+  const producer = broker.producer({ transactionalId: 'kv-writer' })
+  const p = broker.topic('kv').partition(0)
+  for (let round = 0; round < 6; round++) {
+    const tx = await producer.transaction()
+    await tx.send('kv', [{ key: 'a', value: `a${round}` }, { key: 'b', value: `b${round}` }, { key: `pad${round}`, value: 'x'.repeat(300) }])
+    if (round % 2 === 0) await tx.commit()
+    else await tx.abort()
+  }
+  // An aborted write of the latest 'a' must not remove the committed one before it.
+  const aborted = await producer.transaction()
+  await aborted.send('kv', { key: 'a', value: 'a-aborted' })
+  await aborted.abort()
+  const open = await producer.transaction()
+  await open.send('kv', { key: 'b', value: 'b-open' })
+  const lso = p.lastStableOffset
+  await broker.producer().send('kv', { key: 'z', value: 'roll'.repeat(300) })
+  const before = view(p, 'read_committed').values
+  await broker.runCleaner()
+  const after = view(p, 'read_committed').values
+  assert.ok(after.includes('a4') && after.includes('b4'), `the latest committed values stay: ${after.join(',')}`)
+  assert.ok(!after.includes('a0') && !after.includes('b2'), 'older committed values go')
+  assert.ok(!view(p, 'read_uncommitted').values.includes('a1'), 'aborted records are removed')
+  assert.ok(view(p, 'read_uncommitted').markers >= 7, 'markers stay')
+  assert.ok(view(p, 'read_uncommitted').values.includes('b-open'), 'the open transaction is untouched')
+  assert.equal(p.lastStableOffset, lso)
+  assert.deepEqual(after.filter((v) => !before.includes(v)), [], 'nothing new appears')
+  await open.commit()
+  assert.ok(view(p, 'read_committed').values.includes('b-open'))
 })

@@ -5,7 +5,8 @@
 import createDebug from 'debug'
 import type { BrokerCore } from '../../broker/broker-core.js'
 import { InvalidConfigError, KafkaliteError } from '../../errors.js'
-import type { FetchPosition } from '../fetch-decode.js'
+import { endOffset, type FetchPosition } from '../fetch-decode.js'
+import type { Isolation } from '../../broker/partition.js'
 import { BUILTIN_ASSIGNORS, type PartitionAssignor } from './assignors.js'
 import type { TopicPartitions } from './consumer-protocol.js'
 import type { GroupCoordinator } from './coordinator.js'
@@ -34,6 +35,8 @@ export interface GroupOptions {
 
 export interface SessionHost {
   readonly fromBeginning: boolean
+  /** read_committed members without a committed offset start at the last stable offset. */
+  readonly isolation: Isolation
   readonly assigned: Map<string, FetchPosition>
   /** Wakes the consumer's fetch loop (a rebalance started). */
   wake(): void
@@ -154,7 +157,7 @@ export class GroupSession {
         const p = this.broker.topic(topic).partition(i)
         const c = this.coordinator.offsets.get(this.groupId, topic, i)
         // A committed offset wins; out of range it is reset by autoOffsetReset at the next fetch.
-        const offset = c ? c.offset : this.host.fromBeginning ? p.logStartOffset : p.highWatermark
+        const offset = c ? c.offset : this.host.fromBeginning ? p.logStartOffset : endOffset(p, this.host.isolation)
         this.host.assigned.set(tpKey(topic, i), { topic, partition: p, position: offset, delivered: offset, paused: false, rewind: false, epoch: 0 })
         this.committed.set(tpKey(topic, i), c?.offset ?? -1)
       }
