@@ -6,7 +6,7 @@ import type { Log } from '../storage/log.js'
 import { LOG_OVERHEAD, checkBatch, decodeRecords, readBatchHeader, setLogAppendTime } from '../storage/record-batch.js'
 import { OutOfOrderSequenceError } from '../errors.js'
 import { decodeControlRecordType } from '../storage/control-batch.js'
-import { loadProducerState, writeProducerSnapshot } from './producer-snapshot.js'
+import { loadProducerState, replayProducerState, writeProducerSnapshot } from './producer-snapshot.js'
 import { ProducerState, type Duplicate } from './producer-state.js'
 import type { TopicConfig } from './topic-config.js'
 
@@ -198,7 +198,13 @@ export class Partition {
 
   /** Read-only brokers: takes in the writer's appends from the files and wakes waiting readers. */
   refresh(): void {
-    if (!this.closed && this.log.refresh()) this.notify()
+    if (this.closed || !this.log.refresh()) return
+    // The writer's producer batches and markers too, so the last stable offset and the aborted
+    // transactions follow it (a log cut or compacted behind us is replayed from its start).
+    const from = this.producers.appliedTo <= this.log.nextOffset ? Math.max(this.producers.appliedTo, this.log.logStartOffset) : this.log.logStartOffset
+    if (from < this.producers.appliedTo) this.producers = new ProducerState()
+    replayProducerState(this.log, this.producers, from)
+    this.notify()
   }
 
   private notify(): void {

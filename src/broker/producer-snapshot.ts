@@ -43,7 +43,14 @@ export function loadProducerState(log: Log): ProducerState {
       debug('ignoring %s: %s', file, err.message)
     }
   }
-  let offset = Math.max(state.appliedTo, log.logStartOffset)
+  replayProducerState(log, state, Math.max(state.appliedTo, log.logStartOffset))
+  state.pruneBelow(log.logStartOffset)
+  return state
+}
+
+/** Applies the producer batches of `log` from `from` to its end to `state`. */
+export function replayProducerState(log: Log, state: ProducerState, from: number): void {
+  let offset = from
   while (offset < log.nextOffset) {
     const { bytes } = log.read(offset, READ_BYTES)
     if (bytes.length === 0) break
@@ -59,8 +66,6 @@ export function loadProducerState(log: Log): ProducerState {
     }
   }
   state.appliedTo = log.nextOffset
-  state.pruneBelow(log.logStartOffset)
-  return state
 }
 
 /** Writes `<nextOffset>.snapshot` and removes older snapshots. */

@@ -82,6 +82,19 @@ for (const kind of ['fs', 'memory'] as const) {
     assert.equal(reader.topic('b').partition(0).highWatermark, 0, 'the new b is empty')
   })
 
+  test(`the reader's last stable offset follows the writer's transactions [${kind}]`, async (t) => {
+    const { writer, reader } = await pair(t, kind)
+    const producer = writer.producer({ transactionalId: 'tail-tx' })
+    const tx = await producer.transaction()
+    await tx.send('t', { value: 'pending', partition: 0 })
+    const rp = (): ReturnType<typeof reader.topic> => reader.topic('t')
+    await waitFor(() => rp().partition(0).highWatermark === 1, 5000, 'the reader sees the open transaction')
+    assert.equal(rp().partition(0).lastStableOffset, 0, 'read_committed readers wait at it')
+    await tx.abort()
+    await waitFor(() => rp().partition(0).lastStableOffset === 2, 5000, 'the abort marker moves the last stable offset')
+    assert.equal(rp().partition(0).readBatches({ offset: 0, isolation: 'read_committed' }).abortedTransactions.length, 1)
+  })
+
   test(`retention and compaction by the writer: the reader's log start moves, reads stay whole [${kind}]`, async (t) => {
     let now = 1_000_000
     const { writer, reader } = await pair(t, kind, () => now)
