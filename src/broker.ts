@@ -30,7 +30,8 @@ export class Broker extends BrokerAdmin {
       broker.coordinator = groups
       const txns = new TransactionCoordinator(broker, broker.now)
       txns.offsetsHandler = {
-        check: (groupId, member) => groups.checkCommitter({ groupId, memberId: member?.memberId ?? '', generationId: member?.generationId ?? -1 }),
+        // Without the member's metadata there is no generation to fence on (Kafka's pre-KIP-447 call).
+        check: (groupId, member) => member && groups.checkCommitter({ groupId, ...member }),
         commit: (groupId, list) => offsets.commit(groupId, list),
       }
       broker.transactions = txns

@@ -143,6 +143,15 @@ export class Consumer extends EventEmitter {
   }
 
   /** Commits explicit offsets (each the next offset to read) for this member's generation. */
+  /**
+   * The member's place in its group, `{ memberId, generationId }`, for `tx.sendOffsets({
+   * consumerGroupMetadata })`: offsets from a generation that has since rebalanced are refused (KIP-447).
+   */
+  groupMetadata(): { memberId: string; generationId: number } | null {
+    if (!this.group) return null
+    return { memberId: this.group.membership.memberId, generationId: this.group.membership.generationId }
+  }
+
   async commitOffsets(offsets: OffsetCommit[]): Promise<void> {
     this.assertOpen()
     if (!this.group) throw new InvalidConfigError('commitOffsets() needs a consumer with a groupId')

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { Broker, FencedError, MemoryFileIO, decodeRecords, readBatchHeader, type Partition } from '../../src/index.js'
 import { AbortedTransactions } from '../../src/client/aborted-transactions.js'
-import { test } from '../fixtures/helpers.js'
+import { test, waitFor } from '../fixtures/helpers.js'
 
 /** Values of the partition's data records up to `isolation`'s end, and how many markers it holds. */
 function view(p: Partition, isolation: 'read_committed' | 'read_uncommitted'): { values: string[]; markers: number } {
@@ -153,4 +153,26 @@ test('the cleaner and transactions: aborted records go (never shadowing a commit
   assert.deepEqual(after.filter((v) => !before.includes(v)), [], 'nothing new appears')
   await open.commit()
   assert.ok(view(p, 'read_committed').values.includes('b-open'))
+})
+
+test('sendOffsets with a generation the group has since left behind is refused (KIP-447)', async (t) => {
+  const broker = await Broker.open()
+  t.after(() => broker.close())
+  await broker.createTopic('in', { partitions: 2 })
+  const a = broker.consumer({ groupId: 'g', autoCommit: false })
+  await a.subscribe('in')
+  const started = a.run({ eachMessage: async () => {} })
+  await started
+  await waitFor(() => a.assignment().length === 2, 5000, 'a owns both partitions')
+  const stale = a.groupMetadata()!
+  const b = broker.consumer({ groupId: 'g', autoCommit: false })
+  await b.subscribe('in')
+  await b.run({ eachMessage: async () => {} })
+  await waitFor(() => a.groupMetadata()!.generationId > stale.generationId && b.assignment().length > 0, 5000, 'the group rebalanced')
+  const producer = broker.producer({ transactionalId: 'kip447' })
+  const tx = await producer.transaction()
+  const offsets = { consumerGroupId: 'g', topics: [{ topic: 'in', partitions: [{ partition: 0, offset: 1 }] }] }
+  await assert.rejects(tx.sendOffsets({ ...offsets, consumerGroupMetadata: stale }), { code: 'ILLEGAL_GENERATION' })
+  await tx.sendOffsets({ ...offsets, consumerGroupMetadata: a.groupMetadata()! })
+  await tx.commit()
 })
