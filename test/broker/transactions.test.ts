@@ -176,3 +176,54 @@ test('sendOffsets with a generation the group has since left behind is refused (
   await tx.sendOffsets({ ...offsets, consumerGroupMetadata: a.groupMetadata()! })
   await tx.commit()
 })
+
+test('property: commits and aborts of two transactional producers across partitions, plain sends between, against a model', async () => {
+  const { default: fc } = await import('fast-check')
+  type Op = { kind: 'send'; who: 0 | 1; partition: number } | { kind: 'end'; who: 0 | 1; commit: boolean } | { kind: 'plain'; partition: number }
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('send' as const), who: fc.constantFrom(0 as const, 1 as const), partition: fc.integer({ min: 0, max: 2 }) }),
+    fc.record({ kind: fc.constant('end' as const), who: fc.constantFrom(0 as const, 1 as const), commit: fc.boolean() }),
+    fc.record({ kind: fc.constant('plain' as const), partition: fc.integer({ min: 0, max: 2 }) }),
+  )
+  interface Rec { value: string; offset: number; state: 'plain' | 'open' | 'committed' | 'aborted'; who?: number }
+  await fc.assert(
+    fc.asyncProperty(fc.array(op, { maxLength: 30 }), async (ops: Op[]) => {
+      const broker = await Broker.open()
+      try {
+        await broker.createTopic('m', { partitions: 3 })
+        const producers = [broker.producer({ transactionalId: 'p0' }), broker.producer({ transactionalId: 'p1' })]
+        const plain = broker.producer()
+        const open: Array<Awaited<ReturnType<(typeof producers)[0]['transaction']>> | null> = [null, null]
+        const log: Rec[][] = [[], [], []]
+        let n = 0
+        for (const o of ops) {
+          if (o.kind === 'plain') {
+            const [m] = await plain.send('m', { value: `plain-${n}`, partition: o.partition })
+            log[o.partition]!.push({ value: `plain-${n++}`, offset: m!.offset, state: 'plain' })
+          } else if (o.kind === 'send') {
+            open[o.who] ??= await producers[o.who]!.transaction()
+            const [m] = await open[o.who]!.send('m', { value: `p${o.who}-${n}`, partition: o.partition })
+            log[o.partition]!.push({ value: `p${o.who}-${n++}`, offset: m!.offset, state: 'open', who: o.who })
+          } else if (open[o.who]) {
+            await (o.commit ? open[o.who]!.commit() : open[o.who]!.abort())
+            open[o.who] = null
+            for (const r of log.flat()) if (r.state === 'open' && r.who === o.who) r.state = o.commit ? 'committed' : 'aborted'
+          }
+        }
+        for (let p = 0; p < 3; p++) {
+          const part = broker.topic('m').partition(p)
+          // The last stable offset: the first record of the earliest open transaction, else the end.
+          const firstOpen = log[p]!.find((r) => r.state === 'open')?.offset
+          assert.equal(part.lastStableOffset, firstOpen ?? part.highWatermark, `partition ${p}: last stable offset`)
+          // read_committed: plain and committed records below it, in log order; never aborted ones.
+          const want = log[p]!.filter((r) => r.offset < part.lastStableOffset && (r.state === 'plain' || r.state === 'committed')).map((r) => r.value)
+          assert.deepEqual(view(part, 'read_committed').values, want, `partition ${p}: read_committed`)
+          assert.deepEqual(view(part, 'read_uncommitted').values, log[p]!.map((r) => r.value), `partition ${p}: read_uncommitted`)
+        }
+      } finally {
+        await broker.close()
+      }
+    }),
+    { numRuns: Number(process.env.KAFKALITE_MODEL_RUNS ?? 1000) >= 10_000 ? 1000 : 100 },
+  )
+}, 300_000)
