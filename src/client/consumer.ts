@@ -142,7 +142,6 @@ export class Consumer extends EventEmitter {
     await this.group.commit()
   }
 
-  /** Commits explicit offsets (each the next offset to read) for this member's generation. */
   /**
    * The member's place in its group, `{ memberId, generationId }`, for `tx.sendOffsets({
    * consumerGroupMetadata })`: offsets from a generation that has since rebalanced are refused (KIP-447).
@@ -152,6 +151,7 @@ export class Consumer extends EventEmitter {
     return { memberId: this.group.membership.memberId, generationId: this.group.membership.generationId }
   }
 
+  /** Commits explicit offsets (each the next offset to read) for this member's generation. */
   async commitOffsets(offsets: OffsetCommit[]): Promise<void> {
     this.assertOpen()
     if (!this.group) throw new InvalidConfigError('commitOffsets() needs a consumer with a groupId')
