@@ -227,3 +227,19 @@ test('property: commits and aborts of two transactional producers across partiti
     { numRuns: Number(process.env.KAFKALITE_MODEL_RUNS ?? 1000) >= 10_000 ? 1000 : 100 },
   )
 }, 300_000)
+
+test('transactionTimeoutMs: an abandoned transaction is aborted by the broker and its producer fenced', async (t) => {
+  let now = 1_000_000
+  const broker = await Broker.open({ clock: () => now })
+  t.after(() => broker.close())
+  await broker.createTopic('slow')
+  const producer = broker.producer({ transactionalId: 'abandoned', transactionTimeoutMs: 5_000 })
+  const tx = await producer.transaction()
+  await tx.send('slow', { value: 'left behind' })
+  const p = broker.topic('slow').partition(0)
+  assert.equal(p.lastStableOffset, 0)
+  now += 6_000
+  await waitFor(() => p.lastStableOffset === p.highWatermark, 5_000, 'the broker aborts it (it checks every second)')
+  assert.deepEqual(view(p, 'read_committed').values, [])
+  await assert.rejects(tx.commit(), FencedError)
+}, 20_000)
