@@ -45,6 +45,7 @@ export class Partition {
   private closed = false
   /** Idempotent and transactional producers' state here (sequences, open and aborted transactions). */
   producers = new ProducerState()
+  private snapshotting: Promise<void> | null = null
 
   constructor(
     readonly topic: string,
@@ -104,9 +105,11 @@ export class Partition {
       logAppendTime = this.now()
       for (const b of batches) setLogAppendTime(b, 0, logAppendTime)
     }
+    const segments = this.log.segmentCount
     const r = this.log.append(batches)
     // The batches now carry their offsets: record the producers' ones.
     if (idempotent) batches.forEach((b, i) => hasProducerId(b) && this.producers.apply(readBatchHeader(b, 0), ...batchOffsets(b), markers[i]))
+    if (this.log.segmentCount !== segments) this.snapshotSoon()
     this.notify()
     return { baseOffset: r.baseOffset, lastOffset: r.lastOffset, logAppendTime }
   }
@@ -196,6 +199,13 @@ export class Partition {
     return { baseOffset: dups[0]!.baseOffset, lastOffset: dups.at(-1)!.lastOffset }
   }
 
+  /** A producer-state snapshot after a roll, so a reopen after a crash replays one segment at most. */
+  private snapshotSoon(): void {
+    this.snapshotting ??= writeProducerSnapshot(this.log, this.producers)
+      .catch(() => undefined)
+      .finally(() => (this.snapshotting = null))
+  }
+
   /** Read-only brokers: takes in the writer's appends from the files and wakes waiting readers. */
   refresh(): void {
     if (this.closed || !this.log.refresh()) return
@@ -220,6 +230,7 @@ export class Partition {
     this.closed = true
     this.notify()
     this.listeners.clear()
+    await this.snapshotting
     await this.log.close()
     // Written after the log is flushed, so the snapshot never runs ahead of durable data.
     if (!this.log.readOnly && !this.log.failure) await writeProducerSnapshot(this.log, this.producers)

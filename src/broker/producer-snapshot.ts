@@ -68,11 +68,15 @@ export function replayProducerState(log: Log, state: ProducerState, from: number
   state.appliedTo = log.nextOffset
 }
 
-/** Writes `<nextOffset>.snapshot` and removes older snapshots. */
+/**
+ * Writes `<nextOffset>.snapshot` and keeps the one before it (a crash may cut the log below the
+ * newest, which is then ignored); older ones go.
+ */
 export async function writeProducerSnapshot(log: Log, state: ProducerState): Promise<void> {
   const io = log.fileIO
   state.appliedTo = log.nextOffset
-  const old = snapshotOffsets(log)
-  await writeFileAtomic(io, path.join(log.dir, offsetFileName(state.appliedTo, SNAPSHOT_SUFFIX)), state.toSnapshot())
-  for (const o of old) if (o !== state.appliedTo) io.unlink(path.join(log.dir, offsetFileName(o, SNAPSHOT_SUFFIX)))
+  const bytes = state.toSnapshot()
+  const old = snapshotOffsets(log).filter((o) => o !== state.appliedTo)
+  await writeFileAtomic(io, path.join(log.dir, offsetFileName(state.appliedTo, SNAPSHOT_SUFFIX)), bytes)
+  for (const o of old.slice(0, -1)) io.unlink(path.join(log.dir, offsetFileName(o, SNAPSHOT_SUFFIX)))
 }
