@@ -101,9 +101,60 @@ const produceAll = await time("kafkalite produce (acks 'all')", RECORDS, async (
 await broker.close()
 fs.rmSync(tmp, { recursive: true, force: true })
 
+// --- SQLite (better-sqlite3: WAL, synchronous=NORMAL, one transaction per batch) ------------------
+const { default: Database } = await import('better-sqlite3')
+const sqliteDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kafkalite-bench-sqlite-'))
+const db = new Database(path.join(sqliteDir, 'bench.db'))
+db.pragma('journal_mode = WAL')
+db.pragma('synchronous = NORMAL')
+db.exec('CREATE TABLE records (id INTEGER PRIMARY KEY, key BLOB, value BLOB, ts INTEGER)')
+const insert = db.prepare('INSERT INTO records (key, value, ts) VALUES (?, ?, ?)')
+const insertBatch = db.transaction((b: Array<{ key: Buffer; value: Buffer }>) => {
+  for (const m of b) insert.run(m.key, m.value, now)
+})
+const sqliteProduce = await time('SQLite insert (txn per batch)', RECORDS, () => {
+  for (const b of batches) insertBatch(b)
+})
+const page = db.prepare('SELECT id, key, value, ts FROM records WHERE id > ? ORDER BY id LIMIT 1000')
+const sqliteConsume = await time('SQLite select (pages of 1000)', RECORDS, () => {
+  let last = 0
+  let n = 0
+  for (;;) {
+    const rows = page.all(last) as Array<{ id: number }>
+    if (rows.length === 0) break
+    n += rows.length
+    last = rows[rows.length - 1]!.id
+  }
+  if (n !== RECORDS) throw new Error(`SQLite read ${n} rows`)
+})
+db.close()
+
+// --- lmdb-js (one write transaction per batch, range scan) -----------------------------------------
+const { open: openLmdb } = await import('lmdb')
+const lmdb = openLmdb({ path: path.join(sqliteDir, 'lmdb'), encoding: 'binary', keyEncoding: 'uint32' })
+const lmdbProduce = await time('lmdb-js put (txn per batch)', RECORDS, async () => {
+  let id = 0
+  for (const b of batches) {
+    await lmdb.transaction(() => {
+      for (const m of b) lmdb.put(++id, Buffer.concat([m.key, m.value]))
+    })
+  }
+})
+const lmdbConsume = await time('lmdb-js range scan', RECORDS, () => {
+  let n = 0
+  for (const { value } of lmdb.getRange({ start: 1 })) if ((value as Buffer).length > 0) n++
+  if (n !== RECORDS) throw new Error(`lmdb read ${n} entries`)
+})
+await lmdb.close()
+fs.rmSync(sqliteDir, { recursive: true, force: true })
+
 const ratios = {
   'produce / fs append': produce / fsAppend,
+  'produce / SQLite': produce / sqliteProduce,
+  'produce / lmdb-js': produce / lmdbProduce,
   'consume / fs read+decode': consume / fsRead,
+  'consume / SQLite': consume / sqliteConsume,
+  'consume / lmdb-js': consume / lmdbConsume,
   "produce acks 'all' / fs append": produceAll / fsAppend,
 }
 console.log('')
