@@ -1,5 +1,6 @@
 // Side-by-side benchmark, one process, one run: kafkalite against a raw fs append/read of the same
-// encoded bytes (the physical ceiling on this machine). Prints ratios; writes bench/results/latest.json.
+// encoded bytes (the physical ceiling on this machine), SQLite (better-sqlite3) and lmdb-js. Prints
+// ratios; writes bench/results/latest.json.
 //   npm run bench              1M records of 100 bytes, batches of 1000
 //   npm run bench -- --quick   100k records (seconds; used by CI so the bench never rots)
 import * as fs from 'node:fs'
