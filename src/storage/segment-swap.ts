@@ -20,7 +20,7 @@ import createDebug from 'debug'
 import * as path from 'node:path'
 import { CorruptionError } from '../errors.js'
 import { assert, VERIFY } from '../util/assert.js'
-import type { FileHandle, FileIO } from '../util/file-io.js'
+import { writeFilesDurably, type FileHandle, type FileIO } from '../util/file-io.js'
 import { INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, offsetFileName, parseSegmentFileName } from './file-names.js'
 import { OffsetIndex } from './offset-index.js'
 import { BATCH_HEADER_BYTES, LOG_OVERHEAD, checkBatch, readBatchHeader, type BatchHeader } from './record-batch.js'
@@ -115,17 +115,16 @@ export class CleanedSegmentWriter {
   async finish(): Promise<void> {
     this.writePending()
     if (this.maxTs >= 0 && this.lastBatchBase >= 0) this.timeIndex.maybeAppend(this.maxTs, this.lastBatchBase)
-    const handles = [this.handle]
     try {
-      for (const [suffix, bytes] of [[INDEX_SUFFIX, this.index.toBuffer()], [TIME_INDEX_SUFFIX, this.timeIndex.toBuffer()]] as const) {
-        const h = this.io.open(cleanedFile(this.dir, this.base, suffix), { create: true })
-        handles.push(h)
-        h.truncate(0)
-        if (bytes.length > 0) h.write([bytes], 0)
-      }
-      await Promise.all(handles.map((h) => h.sync()))
+      await writeFilesDurably(
+        this.io,
+        [
+          [cleanedFile(this.dir, this.base, INDEX_SUFFIX), this.index.toBuffer()],
+          [cleanedFile(this.dir, this.base, TIME_INDEX_SUFFIX), this.timeIndex.toBuffer()],
+        ],
+        [this.handle],
+      )
     } finally {
-      for (const h of handles) h.close()
       this.open = false
     }
   }

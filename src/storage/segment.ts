@@ -7,7 +7,7 @@
 import * as path from 'node:path'
 import { CorruptionError } from '../errors.js'
 import { assert } from '../util/assert.js'
-import type { FileHandle, FileIO } from '../util/file-io.js'
+import { writeFilesDurably, type FileHandle, type FileIO } from '../util/file-io.js'
 import { INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, offsetFileName } from './file-names.js'
 import { OffsetIndex } from './offset-index.js'
 import { BATCH_HEADER_BYTES, BATCH_LENGTH_MIN, LOG_OVERHEAD, checkBatch, decodeRecords, readBatchHeader } from './record-batch.js'
@@ -439,18 +439,10 @@ export class Segment {
     const tix = this.timeIdx()
     // A final entry makes the time index's last entry the segment's largest timestamp (as Kafka).
     if (this.maxTs >= 0 && this.lastBatchBase >= 0) tix.maybeAppend(this.maxTs, this.lastBatchBase)
-    const handles: FileHandle[] = []
-    try {
-      for (const [suffix, bytes] of [[INDEX_SUFFIX, this.offsetIndex().toBuffer()], [TIME_INDEX_SUFFIX, tix.toBuffer()]] as const) {
-        const h = this.io.open(this.sibling(suffix), { create: true })
-        handles.push(h)
-        h.truncate(0)
-        if (bytes.length > 0) h.write([bytes], 0)
-      }
-      await Promise.all(handles.map((h) => h.sync()))
-    } finally {
-      for (const h of handles) h.close()
-    }
+    await writeFilesDurably(this.io, [
+      [this.sibling(INDEX_SUFFIX), this.offsetIndex().toBuffer()],
+      [this.sibling(TIME_INDEX_SUFFIX), tix.toBuffer()],
+    ])
   }
 
   /** Closes the .log; with an fsync in flight (retention or the cleaner dropping it), once that ends. */

@@ -49,6 +49,25 @@ export interface FileIO {
   fileId(file: string): string | null
 }
 
+/**
+ * Writes each file whole (created, or cut to nothing first), then fsyncs them together with the
+ * handles in `alsoSync`; every handle is closed at the end, also on failure.
+ */
+export async function writeFilesDurably(io: FileIO, files: ReadonlyArray<readonly [string, Buffer]>, alsoSync: FileHandle[] = []): Promise<void> {
+  const handles = [...alsoSync]
+  try {
+    for (const [file, bytes] of files) {
+      const h = io.open(file, { create: true })
+      handles.push(h)
+      h.truncate(0)
+      if (bytes.length > 0) h.write([bytes], 0)
+    }
+    await Promise.all(handles.map((h) => h.sync()))
+  } finally {
+    for (const h of handles) h.close()
+  }
+}
+
 /** Converts a system error into a StorageError (ENOSPC is retriable once space frees up). */
 export function storageError(op: string, file: string, err: unknown): StorageError {
   const code = (err as NodeJS.ErrnoException)?.code ?? 'EIO'
