@@ -99,6 +99,27 @@ const durable = broker.producer({ acks: 'all' })
 const produceAll = await time("kafkalite produce (acks 'all')", RECORDS, async () => {
   for (const b of batches) await durable.send('bench-all', b)
 })
+// Group commit: one producer awaiting each single-record send, against 100 producers each keeping
+// 10 single-record sends in flight (their fsyncs are shared).
+await broker.createTopic('bench-gc', { partitions: 1 })
+const value = Buffer.alloc(VALUE_BYTES, 1)
+const one = broker.producer({ acks: 'all' })
+const SINGLE = quick ? 300 : 2000
+const singleRate = await time("acks 'all': 1 producer, each awaited", SINGLE, async () => {
+  for (let i = 0; i < SINGLE; i++) await one.send('bench-gc', { value })
+})
+const many = Array.from({ length: 100 }, () => broker.producer({ acks: 'all' }))
+const PER_PRODUCER = quick ? 30 : 200
+const groupRate = await time("acks 'all': 100 producers × 10 in flight", many.length * PER_PRODUCER, async () => {
+  await Promise.all(
+    many.map(async (p) => {
+      const lanes = Array.from({ length: 10 }, async (_, lane) => {
+        for (let i = lane; i < PER_PRODUCER; i += 10) await p.send('bench-gc', { value })
+      })
+      await Promise.all(lanes)
+    }),
+  )
+})
 await broker.close()
 fs.rmSync(tmp, { recursive: true, force: true })
 
@@ -157,6 +178,7 @@ const ratios = {
   'consume / SQLite': consume / sqliteConsume,
   'consume / lmdb-js': consume / lmdbConsume,
   "produce acks 'all' / fs append": produceAll / fsAppend,
+  "acks 'all' 100 producers / 1 producer": groupRate / singleRate,
 }
 console.log('')
 for (const [k, v] of Object.entries(ratios)) console.log(`${k.padEnd(34)} ${v.toFixed(2)}×`)
