@@ -1,13 +1,12 @@
 // A topic partition: its Log, the high watermark, and the readers waiting for new records.
 // There is one replica, so the high watermark is the log end offset. Appends run synchronously on the
 // caller's turn of the event loop (the write path), durability waits on the Log's group commit.
-import { ClosedError, InvalidConfigError, InvalidRecordError, OffsetOutOfRangeError, RecordTooLargeError } from '../errors.js'
+import { ClosedError, InvalidConfigError, InvalidRecordError, OffsetOutOfRangeError, OutOfOrderSequenceError, RecordTooLargeError } from '../errors.js'
 import type { Log } from '../storage/log.js'
 import { LOG_OVERHEAD, checkBatch, decodeRecords, readBatchHeader, setLogAppendTime } from '../storage/record-batch.js'
-import { OutOfOrderSequenceError } from '../errors.js'
 import { decodeControlRecordType } from '../storage/control-batch.js'
 import { loadProducerState, replayProducerState, writeProducerSnapshot } from './producer-snapshot.js'
-import { ProducerState, type Duplicate } from './producer-state.js'
+import { ProducerState, seqAdd, type Duplicate } from './producer-state.js'
 import type { TopicConfig } from './topic-config.js'
 
 export type Acks = 'all' | 'leader' | 'none'
@@ -108,7 +107,11 @@ export class Partition {
     const segments = this.log.segmentCount
     const r = this.log.append(batches)
     // The batches now carry their offsets: record the producers' ones.
-    if (idempotent) batches.forEach((b, i) => hasProducerId(b) && this.producers.apply(readBatchHeader(b, 0), ...batchOffsets(b), markers[i]))
+    batches.forEach((b, i) => {
+      if (!idempotent || !hasProducerId(b)) return
+      const h = readBatchHeader(b, 0)
+      this.producers.apply(h, h.baseOffset, h.baseOffset + h.lastOffsetDelta, markers[i])
+    })
     if (this.log.segmentCount !== segments) this.snapshotSoon()
     this.notify()
     return { baseOffset: r.baseOffset, lastOffset: r.lastOffset, logAppendTime }
@@ -192,7 +195,7 @@ export class Partition {
       } else if (h.baseSequence !== expect && !h.isControl) {
         throw new OutOfOrderSequenceError(`producer ${h.producerId}: sequence ${h.baseSequence} in one append, expected ${expect}`)
       }
-      next.set(h.producerId, h.baseSequence + h.recordCount)
+      next.set(h.producerId, seqAdd(h.baseSequence, h.recordCount))
     }
     if (dups.length === 0) return null
     if (dups.length !== batches.length) throw new OutOfOrderSequenceError('an append mixes batches written before with new ones')
@@ -211,9 +214,8 @@ export class Partition {
     if (this.closed || !this.log.refresh()) return
     // The writer's producer batches and markers too, so the last stable offset and the aborted
     // transactions follow it (a log cut or compacted behind us is replayed from its start).
-    const from = this.producers.appliedTo <= this.log.nextOffset ? Math.max(this.producers.appliedTo, this.log.logStartOffset) : this.log.logStartOffset
-    if (from < this.producers.appliedTo) this.producers = new ProducerState()
-    replayProducerState(this.log, this.producers, from)
+    if (this.producers.appliedTo > this.log.nextOffset) this.producers = new ProducerState()
+    replayProducerState(this.log, this.producers, Math.max(this.producers.appliedTo, this.log.logStartOffset))
     this.notify()
   }
 
@@ -275,11 +277,6 @@ function validateBatch(bytes: Buffer, pos: number, compacted = false): number {
 /** Whether the batch carries a producer id (idempotent or transactional), read from its header. */
 function hasProducerId(b: Buffer): boolean {
   return b.readInt32BE(43) >= 0
-}
-
-function batchOffsets(b: Buffer): [number, number] {
-  const base = b.readInt32BE(0) * 0x1_0000_0000 + b.readUInt32BE(4)
-  return [base, base + b.readInt32BE(23)]
 }
 
 /** A transaction marker's type, from its control record; undefined for a data batch. */

@@ -204,8 +204,8 @@ export class ProducerState {
   }
 }
 
-/** Sequence numbers wrap at int32 max, as Kafka's. */
-function seqAdd(seq: number, n: number): number {
+/** The sequence number `n` after `seq`: they wrap at int32 max, as Kafka's. */
+export function seqAdd(seq: number, n: number): number {
   const r = seq + n
   return r > 0x7fffffff ? r - 0x80000000 : r
 }

@@ -1,5 +1,5 @@
 // The producer's batch bookkeeping: the slot each send waits on, splitting a send's records into
-// batches that fit, size bounds, and the sequence numbers of idempotent batches.
+// batches that fit, and size bounds.
 import { InvalidRecordError, RecordTooLargeError } from '../errors.js'
 import type { AppendInfo } from '../broker/partition.js'
 import type { Topic } from '../broker/topic.js'
@@ -72,10 +72,4 @@ export function recordSize(r: RecordInput): number {
   let n = RECORD_OVERHEAD_BYTES + (r.key?.length ?? 0) + (r.value?.length ?? 0)
   if (r.headers) for (const h of r.headers) n += 10 + Buffer.byteLength(h.key) + (h.value?.length ?? 0)
   return n
-}
-
-/** Sequence numbers wrap at int32 max, as Kafka's. */
-export function nextSequence(seq: number, records: number): number {
-  const r = seq + records
-  return r > 0x7fffffff ? r - 0x80000000 : r
 }

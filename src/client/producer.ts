@@ -7,13 +7,14 @@ import type { BrokerCore } from '../broker/broker-core.js'
 import type { Acks, AppendInfo, Partition } from '../broker/partition.js'
 import type { Topic } from '../broker/topic.js'
 import type { TransactionCoordinator } from '../broker/txn-coordinator.js'
+import { seqAdd } from '../broker/producer-state.js'
 import { encodeRecordBatch, type Compression, type RecordInput } from '../storage/record-batch.js'
 import { intOption } from './options.js'
 import { partitionForKey } from './partitioner.js'
 import { encodeHeaders, resolveCodec, type CodecSpec, type MessageHeaders, type ResolvedCodec } from './serde.js'
 import { TransactionalSession, type Transaction } from './transaction.js'
 import {
-  type Slot, newSlot, fillSlot, splitBySize, gzipBound, checkBatchSize, recordSize, nextSequence, BATCH_OVERHEAD_BYTES,
+  type Slot, newSlot, fillSlot, splitBySize, gzipBound, checkBatchSize, recordSize, BATCH_OVERHEAD_BYTES,
 } from './producer-batches.js'
 
 const debug = createDebug('kafkalite:producer')
@@ -319,7 +320,7 @@ export class Producer {
       const groups = splitBySize(idx, (i) => recordSize(records[i]!), (bytes) => this.batchBound(bytes) <= maxBatch)
       const batches = groups.map((g) => {
         const b = encodeRecordBatch(g.map((i) => records[i]!), { compression: this.compression, ...this.idempotence(partition, seqs) })
-        if (this.producerId >= 0) seqs.set(partition, nextSequence(seqs.get(partition) ?? this.sequences.get(partition) ?? 0, g.length))
+        if (this.producerId >= 0) seqs.set(partition, seqAdd(seqs.get(partition) ?? this.sequences.get(partition) ?? 0, g.length))
         return b
       })
       for (const b of batches) checkBatchSize(b, topic)
@@ -382,7 +383,7 @@ export class Producer {
     try {
       batch = encodeRecordBatch(pend.records, { compression: this.compression, ...this.idempotence(pend.partition, new Map()) })
       info = pend.partition.append([batch])
-      if (this.producerId >= 0) this.sequences.set(pend.partition, nextSequence(this.sequences.get(pend.partition) ?? 0, pend.records.length))
+      if (this.producerId >= 0) this.sequences.set(pend.partition, seqAdd(this.sequences.get(pend.partition) ?? 0, pend.records.length))
     } catch (err) {
       fail(err)
       return
