@@ -26,8 +26,25 @@ const runScope = new AsyncLocalStorage<Consumer>()
 
 export type { AutoOffsetReset, Batch, ConsumerOptions, CrashEvent, Message, RetryOptions, RunOptions, TopicPartitionOffset }
 
+/** The assigned partitions by topic and partition; `version` moves on every change. */
+class Assignment extends Map<string, FetchPosition> {
+  version = 0
+  override set(k: string, v: FetchPosition): this {
+    this.version++
+    return super.set(k, v)
+  }
+  override delete(k: string): boolean {
+    this.version++
+    return super.delete(k)
+  }
+  override clear(): void {
+    this.version++
+    super.clear()
+  }
+}
+
 export class Consumer extends EventEmitter {
-  readonly assigned = new Map<string, FetchPosition>()
+  readonly assigned: Map<string, FetchPosition> = new Assignment()
   readonly fromBeginning: boolean
   private readonly group: GroupSession | null
   private readonly limits: FetchLimits
@@ -268,7 +285,12 @@ export class Consumer extends EventEmitter {
 
   /** The chunk's partition is still assigned and unmoved: a handler that finished counts, even during close(). */
   private stillAssigned(c: Chunk): boolean {
-    return c.a.epoch === c.epoch && this.assigned.get(key(c.a.topic, c.a.partition.index)) === c.a
+    if (c.a.epoch !== c.epoch) return false
+    const version = (this.assigned as Assignment).version
+    if (c.checked === version) return true
+    if (this.assigned.get(key(c.a.topic, c.a.partition.index)) !== c.a) return false
+    c.checked = version
+    return true
   }
 
   private deliverable(c: Chunk): boolean {
@@ -312,21 +334,30 @@ export class Consumer extends EventEmitter {
         if (!chunks) return
         for (const c of chunks) {
           if (!this.deliverable(c)) continue
-          if (c.messages.length === 0) {
-            // Only control batches (or records before the position): nothing to hand out, move on.
-            c.a.delivered = c.nextOffset
-            continue
-          }
           if (eachBatch) {
-            const batch: Batch = { topic: c.a.topic, partition: c.a.partition.index, highWatermark: c.highWatermark, messages: c.messages }
-            const r = await this.withRetry(c, () => eachBatch(batch), c.messages[0])
+            const messages = c.records.all() as Message[]
+            if (messages.length === 0) {
+              // Only control batches (or records before the position): nothing to hand out, move on.
+              c.a.delivered = c.nextOffset
+              continue
+            }
+            const batch: Batch = { topic: c.a.topic, partition: c.a.partition.index, highWatermark: c.highWatermark, messages }
+            const r = await this.withRetry(c, () => eachBatch(batch), messages[0])
             if (r === 'stop') return
             if (r === 'done' && this.stillAssigned(c)) c.a.delivered = c.nextOffset
             continue
           }
           let complete = true
-          for (const m of c.messages) {
-            const r = this.deliverable(c) ? await this.withRetry(c, () => eachMessage!(m), m) : 'later'
+          for (const m of c.records as Iterable<Message>) {
+            let r: 'done' | 'later' | 'stop' = 'later'
+            if (this.deliverable(c)) {
+              try {
+                await eachMessage!(m)
+                r = 'done'
+              } catch (error) {
+                r = await this.retryFailed(c, error, () => eachMessage!(m), m)
+              }
+            }
             if (r === 'stop') return
             if (r === 'later') {
               complete = false
@@ -348,24 +379,35 @@ export class Consumer extends EventEmitter {
    * 'stop' when the consumer closed or crashed.
    */
   private async withRetry(c: Chunk, fn: () => Promise<void> | void, m: Message | undefined): Promise<'done' | 'later' | 'stop'> {
+    try {
+      await fn()
+      return 'done'
+    } catch (error) {
+      return this.retryFailed(c, error, fn, m)
+    }
+  }
+
+  /** Retries `fn` after its first attempt failed with `error`, with backoff (see withRetry). */
+  private async retryFailed(c: Chunk, error: unknown, fn: () => Promise<void> | void, m: Message | undefined): Promise<'done' | 'later' | 'stop'> {
     let delay = this.retry.initialRetryTime
     for (let attempt = 0; ; attempt++) {
+      if (this.closed) return 'stop'
+      if (!this.deliverable(c)) return 'later'
+      const fatal = error instanceof KafkaliteError && !error.retriable
+      if (fatal || attempt >= this.retry.retries) {
+        this.crash({ error, topic: m?.topic, partition: m?.partition, offset: m?.offset })
+        return 'stop'
+      }
+      debug('handler failed (attempt %d), retrying in %d ms: %s', attempt + 1, delay, (error as Error)?.message)
+      await this.sleep(delay)
+      if (this.closed) return 'stop'
+      if (!this.deliverable(c)) return 'later'
+      delay = Math.min(this.retry.maxRetryTime, delay * this.retry.multiplier)
       try {
         await fn()
         return 'done'
-      } catch (error) {
-        if (this.closed) return 'stop'
-        if (!this.deliverable(c)) return 'later'
-        const fatal = error instanceof KafkaliteError && !error.retriable
-        if (fatal || attempt >= this.retry.retries) {
-          this.crash({ error, topic: m?.topic, partition: m?.partition, offset: m?.offset })
-          return 'stop'
-        }
-        debug('handler failed (attempt %d), retrying in %d ms: %s', attempt + 1, delay, (error as Error)?.message)
-        await this.sleep(delay)
-        if (this.closed) return 'stop'
-        if (!this.deliverable(c)) return 'later'
-        delay = Math.min(this.retry.maxRetryTime, delay * this.retry.multiplier)
+      } catch (err) {
+        error = err
       }
     }
   }
@@ -409,7 +451,7 @@ export class Consumer extends EventEmitter {
         if (!chunks) return
         for (const c of chunks) {
           let complete = true
-          for (const m of c.messages) {
+          for (const m of c.records as Iterable<Message>) {
             if (!this.deliverable(c)) {
               complete = false
               break

@@ -8,7 +8,7 @@ import { CorruptionError, InvalidRecordError, OffsetOutOfRangeError } from '../e
 import type { Isolation, Partition } from '../broker/partition.js'
 import { decodeControlRecordType } from '../storage/control-batch.js'
 import {
-  LOG_OVERHEAD, decodeRecords, readBatchHeader, type BatchHeader, type DecodedRecord, type RecordHeader,
+  LOG_OVERHEAD, NO_HEADERS, decodeRecords, decodeRecordsWith, readBatchHeader, type BatchHeader, type DecodedRecord, type RecordBuilder, type RecordHeader,
 } from '../storage/record-batch.js'
 import { AbortedTransactions, type AbortedTransaction } from './aborted-transactions.js'
 import type { ResolvedCodec } from './serde.js'
@@ -32,11 +32,13 @@ export interface FetchPosition {
   epoch: number
 }
 
-/** The messages one fetch got from one partition. */
+/** What one fetch got from one partition; its messages are decoded batch by batch as they are handed out. */
 export interface Chunk {
   a: FetchPosition
   epoch: number
-  messages: DeliveredMessage<unknown, unknown>[]
+  /** The consumer's assignment version this chunk's partition was last found assigned in (-1: not yet). */
+  checked: number
+  records: FetchedRecords
   nextOffset: number
   highWatermark: number
 }
@@ -74,10 +76,10 @@ export function fetchChunks(list: FetchPosition[], start: number, limits: FetchL
       continue
     }
     const aborted = limits.isolation === 'read_committed' ? r.abortedTransactions : null
-    const dec = decodeFetch(a.topic, p.index, r.bytes, a.position, limits.keyCodec, limits.valueCodec, aborted)
-    a.position = dec.nextOffset
+    const records = new FetchedRecords(a.topic, p.index, r.bytes, a.position, limits.keyCodec, limits.valueCodec, aborted)
+    a.position = records.nextOffset
     budget -= r.bytes.length
-    out.push({ a, epoch: a.epoch, messages: dec.messages, nextOffset: dec.nextOffset, highWatermark: r.highWatermark })
+    out.push({ a, epoch: a.epoch, checked: -1, records, nextOffset: records.nextOffset, highWatermark: r.highWatermark })
   }
   return out
 }
@@ -146,65 +148,113 @@ export function decodeFetch(
   valueCodec: ResolvedCodec,
   abortedTransactions: readonly AbortedTransaction[] | null = null,
 ): DecodedFetch {
-  const messages: DeliveredMessage<unknown, unknown>[] = []
-  const aborted = abortedTransactions ? new AbortedTransactions(abortedTransactions) : null
-  let next = fromOffset
-  let pos = 0
-  while (pos < bytes.length) {
-    const { h, records } = decodeBatch(topic, partition, bytes, pos, fromOffset, aborted)
-    const size = LOG_OVERHEAD + h.batchLength
-    const last = h.baseOffset + h.lastOffsetDelta
-    if (records) {
-      for (const r of records) {
-        if (r.offset < fromOffset) continue
-        const headers = r.headers.length > 0 ? headerObject(r.headers) : {}
-        let key: unknown, value: unknown
-        try {
-          key = keyCodec.decode(r.key)
-          value = valueCodec.decode(r.value)
-        } catch (err) {
-          throw new InvalidRecordError(`${topic}-${partition} offset ${r.offset}: the codec cannot decode it: ${(err as Error).message}`, { cause: err })
-        }
-        messages.push({ topic, partition, offset: r.offset, timestamp: r.timestamp, key, value, headers })
-      }
-    }
-    if (last + 1 > next) next = last + 1
-    pos += size
-  }
-  return { messages, nextOffset: next }
+  const records = new FetchedRecords(topic, partition, bytes, fromOffset, keyCodec, valueCodec, abortedTransactions)
+  return { messages: records.all(), nextOffset: records.nextOffset }
 }
 
 /**
- * The header and (unless it is a control batch, aborted data or wholly below `fromOffset`) the
- * records of the batch at `pos`. Every batch with a producer id passes through `aborted` when
- * given, in order, as Kafka's consumer does. Bytes that do not decode raise CorruptionError naming
- * the partition and offset.
+ * The messages of one fetch (see decodeFetch), decoded one record batch at a time: a consumer
+ * handing messages out one by one keeps about one batch of message objects alive, not the whole
+ * fetch, so they die young. `nextOffset` is known up front from the batch headers.
  */
-function decodeBatch(
-  topic: string,
-  partition: number,
-  bytes: Buffer,
-  pos: number,
-  fromOffset: number,
-  aborted: AbortedTransactions | null,
-): { h: BatchHeader; records: DecodedRecord[] | null } {
-  let h: BatchHeader | null = null
-  try {
-    h = readBatchHeader(bytes, pos)
-    const last = h.baseOffset + h.lastOffsetDelta
-    let wanted = !h.isControl && last >= fromOffset
-    if (aborted && h.producerId >= 0) {
-      const marker = h.isControl ? markerType(decodeRecords(bytes, pos)) : null
-      if (aborted.skips(h, last, marker)) {
-        debug('%s-%d: skipping aborted batch of producer %d, offsets %d to %d', topic, partition, h.producerId, h.baseOffset, last)
-        wanted = false
-      }
+export class FetchedRecords {
+  /** Offset after the last batch: the next position to read. */
+  readonly nextOffset: number
+  private pos = 0
+  private readonly aborted: AbortedTransactions | null
+  private readonly build: RecordBuilder<DeliveredMessage<unknown, unknown>>
+
+  constructor(
+    private readonly topic: string,
+    private readonly partition: number,
+    private readonly bytes: Buffer,
+    private readonly fromOffset: number,
+    keyCodec: ResolvedCodec,
+    valueCodec: ResolvedCodec,
+    abortedTransactions: readonly AbortedTransaction[] | null,
+  ) {
+    this.aborted = abortedTransactions ? new AbortedTransactions(abortedTransactions) : null
+    this.build = messageBuilder(topic, partition, keyCodec, valueCodec)
+    let next = fromOffset
+    for (let pos = 0; pos < bytes.length; ) {
+      const h = this.header(pos, fromOffset)
+      if (h.baseOffset + h.lastOffsetDelta + 1 > next) next = h.baseOffset + h.lastOffsetDelta + 1
+      pos += LOG_OVERHEAD + h.batchLength
     }
-    return { h, records: wanted ? decodeRecords(bytes, pos) : null }
-  } catch (err) {
-    const at = h ? h.baseOffset : fromOffset
-    // file: the partition; position: the batch's offset (the bytes are a read, not a file)
-    throw new CorruptionError(`undecodable record batch: ${(err as Error).message}`, `${topic}-${partition}`, at, { cause: err })
+    this.nextOffset = next
+  }
+
+  /** Every message left. */
+  all(): DeliveredMessage<unknown, unknown>[] {
+    const out: DeliveredMessage<unknown, unknown>[] = []
+    while (this.next(out)) {
+      // each call appends one batch's messages
+    }
+    return out
+  }
+
+  /** The messages left, one record batch decoded at a time. */
+  *[Symbol.iterator](): Generator<DeliveredMessage<unknown, unknown>, void, undefined> {
+    const batch: DeliveredMessage<unknown, unknown>[] = []
+    while (this.next(batch)) {
+      for (let i = 0; i < batch.length; i++) yield batch[i]!
+      batch.length = 0
+    }
+  }
+
+  /** Appends the messages of the next record batch (possibly none) to `out`; false at the end. */
+  next(out: DeliveredMessage<unknown, unknown>[]): boolean {
+    const { bytes, pos, topic, partition, fromOffset } = this
+    if (pos >= bytes.length) return false
+    const h = this.header(pos, fromOffset)
+    this.pos = pos + LOG_OVERHEAD + h.batchLength
+    try {
+      const last = h.baseOffset + h.lastOffsetDelta
+      let wanted = !h.isControl && last >= fromOffset
+      // Every batch with a producer id passes through `aborted`, in order, as Kafka's consumer does.
+      if (this.aborted && h.producerId >= 0) {
+        const marker = h.isControl ? markerType(decodeRecords(bytes, pos)) : null
+        if (this.aborted.skips(h, last, marker)) {
+          debug('%s-%d: skipping aborted batch of producer %d, offsets %d to %d', topic, partition, h.producerId, h.baseOffset, last)
+          wanted = false
+        }
+      }
+      if (wanted) decodeRecordsWith(bytes, pos, fromOffset, this.build, out)
+    } catch (err) {
+      if (err instanceof InvalidRecordError) throw err
+      throw this.corrupt(err, h.baseOffset)
+    }
+    return true
+  }
+
+  private header(pos: number, offset: number): BatchHeader {
+    try {
+      return readBatchHeader(this.bytes, pos)
+    } catch (err) {
+      throw this.corrupt(err, offset)
+    }
+  }
+
+  /** file: the partition; position: the batch's offset (the bytes are a read, not a file). */
+  private corrupt(err: unknown, offset: number): CorruptionError {
+    return new CorruptionError(`undecodable record batch: ${(err as Error).message}`, `${this.topic}-${this.partition}`, offset, { cause: err })
+  }
+}
+
+/** Decoded records straight into delivered messages (no intermediate objects); codecs applied. */
+function messageBuilder(topic: string, partition: number, keyCodec: ResolvedCodec, valueCodec: ResolvedCodec): RecordBuilder<DeliveredMessage<unknown, unknown>> {
+  const raw = keyCodec.identity && valueCodec.identity
+  return (offset, timestamp, k, v, h) => {
+    const headers = h === NO_HEADERS ? {} : headerObject(h)
+    if (raw) return { topic, partition, offset, timestamp, key: k, value: v, headers }
+    let key: unknown, value: unknown
+    try {
+      key = keyCodec.decode(k)
+      value = valueCodec.decode(v)
+    } catch (err) {
+      throw new InvalidRecordError(`${topic}-${partition} offset ${offset}: the codec cannot decode it: ${(err as Error).message}`, { cause: err })
+    }
+    return { topic, partition, offset, timestamp, key, value, headers }
   }
 }
 

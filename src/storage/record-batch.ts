@@ -9,7 +9,7 @@ import { gunzipSync } from 'node:zlib'
 import { InvariantViolation } from '../errors.js'
 import { assert, VERIFY } from '../util/assert.js'
 import { crc32c } from '../util/crc32c.js'
-import { RECORD_BYTES_MIN, readRecord, scanRecordKeys } from './record-body.js'
+import { NO_HEADERS, RECORD_BYTES_MIN, readRecordWith, scanRecordKeys, type RecordBuilder } from './record-body.js'
 import { DecodeError, VarintReader } from './varint.js'
 
 import {
@@ -18,6 +18,7 @@ import {
 
 export * from './record-layout.js'
 export { encodeRecordBatch } from './record-encode.js'
+export { NO_HEADERS, type RecordBuilder } from './record-body.js'
 
 /** Patches baseOffset, which the CRC does not cover. */
 export function setBaseOffset(buf: Buffer, pos: number, baseOffset: number): void {
@@ -74,6 +75,10 @@ function recordsSection(buf: Buffer, pos: number): { h: BatchHeader; data: Buffe
   return { h, data, start, end, count }
 }
 
+const toDecodedRecord: RecordBuilder<DecodedRecord> = (offset, timestamp, key, value, headers) => ({
+  offset, timestamp, key, value, headers: headers === NO_HEADERS ? [] : headers,
+})
+
 /**
  * Decodes the records of the whole batch at buf[pos .. pos + batchSize). key/value are zero-copy
  * slices of `buf` when uncompressed. A LogAppendTime batch gives every record its maxTimestamp.
@@ -81,18 +86,31 @@ function recordsSection(buf: Buffer, pos: number): { h: BatchHeader; data: Buffe
  * every length is checked against the bytes left before anything is sliced or allocated.
  */
 export function decodeRecords(buf: Buffer, pos = 0): DecodedRecord[] {
+  const out: DecodedRecord[] = []
+  decodeRecordsWith(buf, pos, -Infinity, toDecodedRecord, out)
+  return out
+}
+
+/**
+ * decodeRecords without the intermediate objects: pushes `build(...)` of each record at or after
+ * `fromOffset` onto `out` (all records are still checked). `headers` is NO_HEADERS for a record
+ * without any. Returns the batch header.
+ */
+export function decodeRecordsWith<T>(buf: Buffer, pos: number, fromOffset: number, build: RecordBuilder<T>, out: T[]): BatchHeader {
   const { h, data, start, end, count } = recordsSection(buf, pos)
-  const records = new Array<DecodedRecord>(count)
   const r = new VarintReader(data, start, end)
   try {
-    for (let i = 0; i < count; i++) records[i] = readRecord(r, data, h)
+    for (let i = 0; i < count; i++) {
+      const v = readRecordWith(r, data, h, fromOffset, build)
+      if (v !== undefined) out.push(v)
+    }
     if (r.pos !== end) throw new DecodeError(`${end - r.pos} bytes left after the last record`, r.pos)
   } catch (err) {
     // positions inside decompressed bytes mean nothing to the caller: report the batch instead
     if (data !== buf && err instanceof DecodeError) throw new DecodeError(`${err.message} (in gzip records)`, pos)
     throw err
   }
-  return records
+  return h
 }
 
 /**

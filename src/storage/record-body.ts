@@ -56,8 +56,17 @@ function offsetOf(baseOffset: number, offsetDelta: number, at: number): number {
   return offset
 }
 
-/** Reads one record of the batch `h` at r.pos. */
-export function readRecord(r: VarintReader, data: Buffer, h: BatchHeader): DecodedRecord {
+/** Builds what one decoded record becomes (see decodeRecordsWith); `headers` is NO_HEADERS when there are none. */
+export type RecordBuilder<T> = (offset: number, timestamp: number, key: Buffer | null, value: Buffer | null, headers: RecordHeader[]) => T
+
+/** The headers of a record without any: one frozen array, so builders can tell (`=== NO_HEADERS`) and skip work. */
+export const NO_HEADERS: RecordHeader[] = Object.freeze([]) as unknown as RecordHeader[]
+
+/**
+ * Reads one record of the batch `h` at r.pos and returns `build(...)` of it, or undefined when its
+ * offset is below `fromOffset` (checked, not built).
+ */
+export function readRecordWith<T>(r: VarintReader, data: Buffer, h: BatchHeader, fromOffset: number, build: RecordBuilder<T>): T | undefined {
   const at = r.pos
   const sectionEnd = enterRecord(r)
   const recordEnd = r.end
@@ -66,7 +75,7 @@ export function readRecord(r: VarintReader, data: Buffer, h: BatchHeader): Decod
   const offsetDelta = r.varint()
   const key = readBytes(r, data)
   const value = readBytes(r, data)
-  const headers = readHeaders(r, data)
+  const headers = r.pos < recordEnd && data[r.pos] === 0 ? (r.pos++, NO_HEADERS) : readHeaders(r, data)
   if (r.pos !== recordEnd) throw new DecodeError(`record ends ${recordEnd - r.pos} bytes before its declared length`, at)
   r.end = sectionEnd
   let timestamp = h.maxTimestamp
@@ -74,7 +83,8 @@ export function readRecord(r: VarintReader, data: Buffer, h: BatchHeader): Decod
     timestamp = h.baseTimestamp + timestampDelta
     if (!Number.isSafeInteger(timestamp)) throw new DecodeError(`record timestamp ${h.baseTimestamp} + ${timestampDelta} exceeds the safe integer range`, at)
   }
-  return { offset: offsetOf(h.baseOffset, offsetDelta, at), timestamp, key, value, headers }
+  const offset = offsetOf(h.baseOffset, offsetDelta, at)
+  return offset < fromOffset ? undefined : build(offset, timestamp, key, value, headers)
 }
 
 /**
