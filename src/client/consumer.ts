@@ -18,6 +18,7 @@ import { retryOptions, type RetryOptions } from './options.js'
 import type { GroupCoordinator } from './group/coordinator.js'
 import type { OffsetCommit } from './group/offset-store.js'
 import { GroupSession } from './group/session.js'
+import { shouldYield, yieldToEventLoop } from '../util/event-loop.js'
 
 const debug = createDebug('kafkalite:consumer')
 
@@ -253,6 +254,7 @@ export class Consumer extends EventEmitter {
   /** The next fetched chunks; waits for appends when caught up. Null once closed. */
   private async nextChunks(): Promise<Chunk[] | null> {
     for (;;) {
+      while (shouldYield()) await yieldToEventLoop()
       if (this.closed) return null
       if (this.group) {
         await this.group.maintain()

@@ -8,7 +8,8 @@ import type { Acks, AppendInfo, Partition } from '../broker/partition.js'
 import type { Topic } from '../broker/topic.js'
 import type { TransactionCoordinator } from '../broker/txn-coordinator.js'
 import { seqAdd } from '../broker/producer-state.js'
-import { encodeRecordBatch, type Compression, type RecordInput } from '../storage/record-batch.js'
+import { shouldYield, yieldToEventLoop } from '../util/event-loop.js'
+import { EncodeArena, encodeRecordBatch, type Compression, type RecordInput } from '../storage/record-batch.js'
 import { intOption } from './options.js'
 import { partitionForKey } from './partitioner.js'
 import { encodeHeaders, resolveCodec, type CodecSpec, type MessageHeaders, type ResolvedCodec } from './serde.js'
@@ -77,6 +78,8 @@ interface Prepared {
   topic: Topic
   records: RecordInput[]
   partitions: number[]
+  /** Each record's estimated bytes (recordSize). */
+  sizes: number[]
   /** Estimated bytes of the records (upper bound), counted against maxInFlightBytes. */
   bytes: number
   maxBatch: number
@@ -104,6 +107,8 @@ export class Producer {
   private admitQueue: Array<{ bytes: number; admit: () => void }> = []
   private pending = new Map<Partition, Pending>()
   private lingerTimer: NodeJS.Timeout | null = null
+  /** Output memory of the batches being encoded; reused from one append to the next. */
+  private readonly arena = new EncodeArena()
   /** While a flush() waits, lingering records go out at once. */
   private flushing = 0
   /** Every send from its start (including those waiting for room) until it settles. */
@@ -206,6 +211,7 @@ export class Producer {
     const t = this.broker.topic(topic)
     const list = Array.isArray(messages) ? messages : [messages]
     if (list.length === 0) return []
+    while (shouldYield()) await yieldToEventLoop()
     const prepared = this.prepare(t, list as Message[], this.broker.now())
     if (join) await join([...new Set(prepared.partitions)])
     const p = this.dispatch(prepared)
@@ -252,6 +258,7 @@ export class Producer {
     const maxBatch = Math.min(this.batchBytes, topic.config.maxMessageBytes)
     const records: RecordInput[] = new Array(list.length)
     const partitions: number[] = new Array(list.length)
+    const sizes: number[] = new Array(list.length)
     let bytes = 0
     const sticky = { p: -1 }
     for (let i = 0; i < list.length; i++) {
@@ -272,6 +279,7 @@ export class Producer {
       const r: RecordInput = { key, value, headers, timestamp }
       records[i] = r
       const size = recordSize(r)
+      sizes[i] = size
       if (this.batchBound(size) > maxBatch) {
         throw new RecordTooLargeError(
           `message ${i} needs up to ${this.batchBound(size)} bytes as a record batch, over the limit ${maxBatch} (maxMessageBytes ${topic.config.maxMessageBytes} of topic ${topic.name}, batchBytes ${this.batchBytes})`,
@@ -279,7 +287,7 @@ export class Producer {
       }
       bytes += size
     }
-    return { topic, records, partitions, bytes, maxBatch }
+    return { topic, records, partitions, sizes, bytes, maxBatch }
   }
 
   private pickPartition(topic: Topic, m: Message, key: Buffer | null, sticky: { p: number }): number {
@@ -290,6 +298,8 @@ export class Producer {
       }
       return m.partition
     }
+    // One partition: the default partitioner's hash could only say 0.
+    if (count === 1 && this.partitioner === murmur2Partitioner) return 0
     if (key === null && this.partitioner === murmur2Partitioner) {
       // Key-less records of one send stick to one partition; the next send moves on.
       if (sticky.p < 0) sticky.p = this.roundRobin++ % count
@@ -304,7 +314,7 @@ export class Producer {
 
   /** lingerMs = 0: encode and append this send's records at once. */
   private async appendNow(prep: Prepared): Promise<Slot> {
-    const { records, partitions, topic, maxBatch } = prep
+    const { records, partitions, sizes, topic, maxBatch } = prep
     const slot = newSlot(records.length)
     const byPartition = new Map<number, number[]>()
     for (let i = 0; i < records.length; i++) {
@@ -312,14 +322,16 @@ export class Producer {
       if (!idx) byPartition.set(partitions[i]!, (idx = []))
       idx.push(i)
     }
-    // Encode everything first: an encoding failure must leave nothing written.
+    // Encode everything first: an encoding failure must leave nothing written. The batches are
+    // written before this turn of the event loop ends, so they can share the producer's arena.
+    this.arena.reset()
     const work: Array<{ partition: Partition; batches: Buffer[]; groups: number[][] }> = []
     const seqs = new Map<Partition, number>()
     for (const [p, idx] of byPartition) {
       const partition = topic.partition(p)
-      const groups = splitBySize(idx, (i) => recordSize(records[i]!), (bytes) => this.batchBound(bytes) <= maxBatch)
+      const groups = splitBySize(idx, (i) => sizes[i]!, (bytes) => this.batchBound(bytes) <= maxBatch)
       const batches = groups.map((g) => {
-        const b = encodeRecordBatch(g.map((i) => records[i]!), { compression: this.compression, ...this.idempotence(partition, seqs) })
+        const b = encodeRecordBatch(g.map((i) => records[i]!), { compression: this.compression, ...this.idempotence(partition, seqs) }, this.arena)
         if (this.producerId >= 0) seqs.set(partition, seqAdd(seqs.get(partition) ?? this.sequences.get(partition) ?? 0, g.length))
         return b
       })
@@ -339,14 +351,14 @@ export class Producer {
 
   /** lingerMs > 0: add to the partitions' pending batches; they go out on the timer or when full. */
   private enqueue(prep: Prepared): Promise<Slot> {
-    const { records, partitions, topic, maxBatch } = prep
+    const { records, partitions, sizes, topic, maxBatch } = prep
     return new Promise<Slot>((resolve, reject) => {
       const slot = newSlot(records.length)
       slot.resolve = () => resolve(slot)
       slot.reject = reject
       for (let i = 0; i < records.length; i++) {
         const partition = topic.partition(partitions[i]!)
-        const size = recordSize(records[i]!)
+        const size = sizes[i]!
         let pend = this.pending.get(partition)
         if (pend && this.batchBound(pend.bytes + size) > maxBatch) {
           this.sendPending(pend)
@@ -381,7 +393,8 @@ export class Producer {
     let info: AppendInfo
     let batch: Buffer
     try {
-      batch = encodeRecordBatch(pend.records, { compression: this.compression, ...this.idempotence(pend.partition, new Map()) })
+      this.arena.reset()
+      batch = encodeRecordBatch(pend.records, { compression: this.compression, ...this.idempotence(pend.partition, new Map()) }, this.arena)
       info = pend.partition.append([batch])
       if (this.producerId >= 0) this.sequences.set(pend.partition, seqAdd(this.sequences.get(pend.partition) ?? 0, pend.records.length))
     } catch (err) {

@@ -17,7 +17,7 @@ import {
 } from './record-layout.js'
 
 export * from './record-layout.js'
-export { encodeRecordBatch } from './record-encode.js'
+export { EncodeArena, encodeRecordBatch } from './record-encode.js'
 export { NO_HEADERS, type RecordBuilder } from './record-body.js'
 
 /** Patches baseOffset, which the CRC does not cover. */
