@@ -29,6 +29,7 @@ export {
   type AutoOffsetReset,
   type TopicPartitionOffset,
   type CrashEvent,
+  type MessageIterator,
 } from './client/consumer.js'
 export type { Codec, CodecSpec } from './client/serde.js'
 export { murmur2, partitionForKey } from './client/partitioner.js'

@@ -18,6 +18,8 @@ import { retryOptions, type RetryOptions } from './options.js'
 import type { GroupCoordinator } from './group/coordinator.js'
 import type { OffsetCommit } from './group/offset-store.js'
 import { GroupSession } from './group/session.js'
+import { MessageIterator } from './message-iterator.js'
+export type { MessageIterator }
 import { shouldYield, yieldToEventLoop } from '../util/event-loop.js'
 
 const debug = createDebug('kafkalite:consumer')
@@ -443,34 +445,23 @@ export class Consumer extends EventEmitter {
   }
 
   /** Messages one by one; waits at the end of the log; ends when the consumer closes. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Message, void, undefined> {
-    this.assertOpen()
-    this.iterating++
-    this.holdProcess()
-    try {
-      for (;;) {
-        const chunks = await this.nextChunks()
-        if (!chunks) return
-        for (const c of chunks) {
-          let complete = true
-          for (const m of c.records as Iterable<Message>) {
-            if (!this.deliverable(c)) {
-              complete = false
-              break
-            }
-            yield m
-            // The message counts as processed once the loop asks for the next one.
-            if (this.isCurrent(c)) c.a.delivered = m.offset + 1
-          }
-          if (complete && this.isCurrent(c)) c.a.delivered = c.nextOffset
-        }
-      }
-    } finally {
-      // Fetched but undelivered messages are read again by the next loop.
-      for (const a of this.assigned.values()) a.rewind = true
-      this.iterating--
-      this.releaseProcess()
-    }
+  [Symbol.asyncIterator](): MessageIterator {
+    return new MessageIterator({
+      nextChunks: () => this.nextChunks(),
+      deliverable: (c) => this.deliverable(c),
+      isCurrent: (c) => this.isCurrent(c),
+      start: () => {
+        this.assertOpen()
+        this.iterating++
+        this.holdProcess()
+      },
+      finish: () => {
+        // Fetched but undelivered messages are read again by the next loop.
+        for (const a of this.assigned.values()) a.rewind = true
+        this.iterating--
+        this.releaseProcess()
+      },
+    })
   }
 
   /**
