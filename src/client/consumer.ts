@@ -19,7 +19,6 @@ import type { GroupCoordinator } from './group/coordinator.js'
 import type { OffsetCommit } from './group/offset-store.js'
 import { GroupSession } from './group/session.js'
 import { MessageIterator } from './message-iterator.js'
-export type { MessageIterator }
 import { shouldYield, yieldToEventLoop } from '../util/event-loop.js'
 
 const debug = createDebug('kafkalite:consumer')
@@ -27,7 +26,7 @@ const debug = createDebug('kafkalite:consumer')
 /** Set while a consumer's run loop (and so its handlers) runs: close() from a handler must not wait for itself. */
 const runScope = new AsyncLocalStorage<Consumer>()
 
-export type { AutoOffsetReset, Batch, ConsumerOptions, CrashEvent, Message, RetryOptions, RunOptions, TopicPartitionOffset }
+export type { AutoOffsetReset, Batch, ConsumerOptions, CrashEvent, Message, MessageIterator, RetryOptions, RunOptions, TopicPartitionOffset }
 
 /** The assigned partitions by topic and partition; `version` moves on every change. */
 class Assignment extends Map<string, FetchPosition> {
@@ -47,7 +46,8 @@ class Assignment extends Map<string, FetchPosition> {
 }
 
 export class Consumer extends EventEmitter {
-  readonly assigned: Map<string, FetchPosition> = new Assignment()
+  private readonly assignedMap = new Assignment()
+  readonly assigned: Map<string, FetchPosition> = this.assignedMap
   readonly fromBeginning: boolean
   private readonly group: GroupSession | null
   private readonly limits: FetchLimits
@@ -290,7 +290,7 @@ export class Consumer extends EventEmitter {
   /** The chunk's partition is still assigned and unmoved: a handler that finished counts, even during close(). */
   private stillAssigned(c: Chunk): boolean {
     if (c.a.epoch !== c.epoch) return false
-    const version = (this.assigned as Assignment).version
+    const version = this.assignedMap.version
     if (c.checked === version) return true
     if (this.assigned.get(key(c.a.topic, c.a.partition.index)) !== c.a) return false
     c.checked = version
@@ -342,13 +342,13 @@ export class Consumer extends EventEmitter {
             const messages = c.records.all() as Message[]
             if (messages.length === 0) {
               // Only control batches (or records before the position): nothing to hand out, move on.
-              c.a.delivered = c.nextOffset
+              c.a.delivered = c.records.nextOffset
               continue
             }
             const batch: Batch = { topic: c.a.topic, partition: c.a.partition.index, highWatermark: c.highWatermark, messages }
             const r = await this.withRetry(c, () => eachBatch(batch), messages[0])
             if (r === 'stop') return
-            if (r === 'done' && this.stillAssigned(c)) c.a.delivered = c.nextOffset
+            if (r === 'done' && this.stillAssigned(c)) c.a.delivered = c.records.nextOffset
             continue
           }
           let complete = true
@@ -369,7 +369,7 @@ export class Consumer extends EventEmitter {
             }
             if (this.stillAssigned(c)) c.a.delivered = m.offset + 1
           }
-          if (complete && this.isCurrent(c)) c.a.delivered = c.nextOffset
+          if (complete && this.isCurrent(c)) c.a.delivered = c.records.nextOffset
         }
       }
     } catch (err) {

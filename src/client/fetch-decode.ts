@@ -39,7 +39,6 @@ export interface Chunk {
   /** The consumer's assignment version this chunk's partition was last found assigned in (-1: not yet). */
   checked: number
   records: FetchedRecords
-  nextOffset: number
   highWatermark: number
 }
 
@@ -79,7 +78,7 @@ export function fetchChunks(list: FetchPosition[], start: number, limits: FetchL
     const records = new FetchedRecords(a.topic, p.index, r.bytes, a.position, limits.keyCodec, limits.valueCodec, aborted)
     a.position = records.nextOffset
     budget -= r.bytes.length
-    out.push({ a, epoch: a.epoch, checked: -1, records, nextOffset: records.nextOffset, highWatermark: r.highWatermark })
+    out.push({ a, epoch: a.epoch, checked: -1, records, highWatermark: r.highWatermark })
   }
   return out
 }

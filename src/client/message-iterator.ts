@@ -91,7 +91,7 @@ export class MessageIterator implements AsyncIterableIterator<Message> {
         if (host.deliverable(c)) {
           const r = this.records!.next()
           if (!r.done) return (this.last = r.value)
-          if (host.isCurrent(c)) c.a.delivered = c.nextOffset
+          if (host.isCurrent(c)) c.a.delivered = c.records.nextOffset
         }
         // Undeliverable (paused, sought, revoked): the rest of the chunk is dropped unprocessed.
         this.chunk = null

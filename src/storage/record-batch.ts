@@ -94,9 +94,9 @@ export function decodeRecords(buf: Buffer, pos = 0): DecodedRecord[] {
 /**
  * decodeRecords without the intermediate objects: pushes `build(...)` of each record at or after
  * `fromOffset` onto `out` (all records are still checked). `headers` is NO_HEADERS for a record
- * without any. Returns the batch header.
+ * without any.
  */
-export function decodeRecordsWith<T>(buf: Buffer, pos: number, fromOffset: number, build: RecordBuilder<T>, out: T[]): BatchHeader {
+export function decodeRecordsWith<T>(buf: Buffer, pos: number, fromOffset: number, build: RecordBuilder<T>, out: T[]): void {
   const { h, data, start, end, count } = recordsSection(buf, pos)
   const r = new VarintReader(data, start, end)
   try {
@@ -110,7 +110,6 @@ export function decodeRecordsWith<T>(buf: Buffer, pos: number, fromOffset: numbe
     if (data !== buf && err instanceof DecodeError) throw new DecodeError(`${err.message} (in gzip records)`, pos)
     throw err
   }
-  return h
 }
 
 /**

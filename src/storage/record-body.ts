@@ -23,9 +23,13 @@ function readBytes(r: VarintReader, data: Buffer): Buffer | null {
   return b
 }
 
+/** The headers of a record without any: one frozen array, so builders can tell (`=== NO_HEADERS`) and skip work. */
+export const NO_HEADERS: RecordHeader[] = Object.freeze([]) as unknown as RecordHeader[]
+
 function readHeaders(r: VarintReader, data: Buffer): RecordHeader[] {
   const at = r.pos
   const count = r.varint()
+  if (count === 0) return NO_HEADERS
   // each header takes at least two bytes (two lengths)
   if (count < 0 || count > (r.end - r.pos) / 2) throw new DecodeError(`bad header count ${count}`, at)
   const headers = new Array<RecordHeader>(count)
@@ -59,9 +63,6 @@ function offsetOf(baseOffset: number, offsetDelta: number, at: number): number {
 /** Builds what one decoded record becomes (see decodeRecordsWith); `headers` is NO_HEADERS when there are none. */
 export type RecordBuilder<T> = (offset: number, timestamp: number, key: Buffer | null, value: Buffer | null, headers: RecordHeader[]) => T
 
-/** The headers of a record without any: one frozen array, so builders can tell (`=== NO_HEADERS`) and skip work. */
-export const NO_HEADERS: RecordHeader[] = Object.freeze([]) as unknown as RecordHeader[]
-
 /**
  * Reads one record of the batch `h` at r.pos and returns `build(...)` of it, or undefined when its
  * offset is below `fromOffset` (checked, not built).
@@ -75,7 +76,7 @@ export function readRecordWith<T>(r: VarintReader, data: Buffer, h: BatchHeader,
   const offsetDelta = r.varint()
   const key = readBytes(r, data)
   const value = readBytes(r, data)
-  const headers = r.pos < recordEnd && data[r.pos] === 0 ? (r.pos++, NO_HEADERS) : readHeaders(r, data)
+  const headers = readHeaders(r, data)
   if (r.pos !== recordEnd) throw new DecodeError(`record ends ${recordEnd - r.pos} bytes before its declared length`, at)
   r.end = sectionEnd
   let timestamp = h.maxTimestamp
