@@ -9,7 +9,16 @@ export {
   type ReadBatchesOptions,
   type ReadBatchesResult,
 } from './broker/partition.js'
-export { DEFAULT_TOPIC_CONFIG, type TopicConfig, type CleanupPolicy, type MessageTimestampType } from './broker/topic-config.js'
+export {
+  DEFAULT_TOPIC_CONFIG,
+  KAFKA_TOPIC_CONFIG_NAMES,
+  topicConfigKey,
+  topicConfigFromEntries,
+  topicConfigToEntries,
+  type TopicConfig,
+  type CleanupPolicy,
+  type MessageTimestampType,
+} from './broker/topic-config.js'
 export {
   Producer,
   type ProducerOptions,

@@ -99,3 +99,64 @@ export function validatePartitionCount(n: unknown): asserts n is number {
     throw new InvalidConfigError(`partitions must be an integer in [1, ${PARTITIONS_MAX}], got ${String(n)}`)
   }
 }
+
+/** Kafka's dotted name of each topic config (`retentionMs` ↔ `retention.ms`). */
+export const KAFKA_TOPIC_CONFIG_NAMES: Readonly<Record<keyof TopicConfig, string>> = Object.freeze({
+  segmentBytes: 'segment.bytes',
+  segmentMs: 'segment.ms',
+  retentionMs: 'retention.ms',
+  retentionBytes: 'retention.bytes',
+  maxMessageBytes: 'max.message.bytes',
+  messageTimestampType: 'message.timestamp.type',
+  cleanupPolicy: 'cleanup.policy',
+  indexIntervalBytes: 'index.interval.bytes',
+  deleteRetentionMs: 'delete.retention.ms',
+  minCleanableDirtyRatio: 'min.cleanable.dirty.ratio',
+})
+
+const byKafkaName = new Map<string, keyof TopicConfig>(
+  Object.entries(KAFKA_TOPIC_CONFIG_NAMES).map(([camel, dotted]) => [dotted, camel as keyof TopicConfig]),
+)
+
+/** The config key for a Kafka dotted name (`retention.ms`) or a camelCase one (`retentionMs`). */
+export function topicConfigKey(name: string): keyof TopicConfig {
+  const key = byKafkaName.get(name) ?? (name in DEFAULT_TOPIC_CONFIG ? (name as keyof TopicConfig) : undefined)
+  if (!key) throw new InvalidConfigError(`unknown topic config '${name}'`)
+  return key
+}
+
+/**
+ * Kafka-style string entries (`{ 'retention.ms': '86400000' }`, as in CreateTopics, kafka-topics.sh
+ * `--config` and KafkaJS's `configEntries`) as typed, validated topic configs. camelCase names are
+ * accepted too; a null value stays null (alterTopicConfig resets it to the default).
+ */
+export function topicConfigFromEntries(entries: Readonly<Record<string, string | number | null>>): {
+  [K in keyof TopicConfig]?: TopicConfig[K] | null
+} {
+  const out: Record<string, unknown> = {}
+  for (const [name, raw] of Object.entries(entries)) {
+    const key = topicConfigKey(name)
+    if (raw === null) {
+      out[key] = null
+      continue
+    }
+    const text = String(raw).trim()
+    if (key in intRange || key === 'minCleanableDirtyRatio') {
+      const pattern = key === 'minCleanableDirtyRatio' ? /^\d+(\.\d+)?$|^\.\d+$/ : /^-?\d+$/
+      if (!pattern.test(text)) throw new InvalidConfigError(`${name} must be a number, got '${text}'`)
+      out[key] = Number(text)
+    } else out[key] = text
+  }
+  resolveTopicConfig(Object.fromEntries(Object.entries(out).filter(([, v]) => v !== null)))
+  return out as { [K in keyof TopicConfig]?: TopicConfig[K] | null }
+}
+
+/** Topic configs as Kafka-style entries: dotted names, string values. */
+export function topicConfigToEntries(config: Readonly<Partial<TopicConfig>>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [key, value] of Object.entries(config)) {
+    if (value === undefined) continue
+    out[KAFKA_TOPIC_CONFIG_NAMES[key as keyof TopicConfig] ?? key] = String(value)
+  }
+  return out
+}

@@ -84,8 +84,16 @@ export class ConsumerGroup {
     return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition))
   }
 
-  /** Sets the committed offsets of a topic's partitions; refused while the group has members. */
-  async resetOffsets(options: { topic: string; partitions?: number[]; to: ResetTarget }): Promise<Array<{ partition: number; offset: number }>> {
+  /**
+   * Sets the committed offsets of a topic's partitions; refused while the group has members. With
+   * `dryRun` it checks and returns the offsets it would commit, and commits nothing.
+   */
+  async resetOffsets(options: {
+    topic: string
+    partitions?: number[]
+    to: ResetTarget
+    dryRun?: boolean
+  }): Promise<Array<{ partition: number; offset: number }>> {
     this.coordinator.assertEmptyOrNew(this.groupId)
     const topic = this.broker.topic(options.topic)
     const partitions = options.partitions ?? Array.from({ length: topic.partitions }, (_, i) => i)
@@ -104,6 +112,7 @@ export class ConsumerGroup {
       } else throw new InvalidConfigError(`resetOffsets 'to' must be 'earliest', 'latest', { timestamp } or { offset }`)
       return { partition: i, offset }
     })
+    if (options.dryRun) return offsets
     await this.coordinator.commitOffsets({
       groupId: this.groupId,
       generationId: -1,
