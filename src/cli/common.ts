@@ -99,9 +99,9 @@ export class Output {
   private drained: Promise<void> | null = null
 
   constructor(private readonly stream: NodeJS.WritableStream = process.stdout) {
+    // Other stream errors are main()'s (program.ts).
     stream.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EPIPE') this.closed = true
-      else throw err
     })
   }
 

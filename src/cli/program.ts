@@ -52,6 +52,12 @@ Examples:
 /** Runs the command line; resolves to the process exit code. */
 export async function main(argv: string[], version: string): Promise<number> {
   const program = buildProgram(version)
+  // A reader that went away (`| head`) ends output quietly; other output errors fail the command.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') return
+    process.stderr.write(`kafkalite: stdout: ${err.message}\n`)
+    process.exit(EXIT_FAILED)
+  })
   try {
     await program.parseAsync(argv, { from: 'user' })
     return typeof process.exitCode === 'number' ? process.exitCode : 0

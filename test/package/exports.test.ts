@@ -2,7 +2,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
-import { readFileSync, existsSync } from 'node:fs'
+import { readFileSync, existsSync, statSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import * as path from 'node:path'
 
@@ -38,5 +39,19 @@ test('the CJS and ESM builds open a broker and round-trip a record', async () =>
       break
     }
     await broker.close()
+  }
+})
+
+test('every bin is an executable node script that runs', () => {
+  const { bin } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> }
+  assert.ok(Object.keys(bin).length > 0, 'package.json has a bin')
+  for (const [name, file] of Object.entries(bin)) {
+    const abs = path.join(root, file)
+    assert.ok(existsSync(abs), `${name}: ${file} is missing: run npm run build`)
+    assert.ok(readFileSync(abs, 'utf8').startsWith('#!/usr/bin/env node\n'), `${name}: ${file} starts with a node shebang`)
+    assert.ok((statSync(abs).mode & 0o111) !== 0, `${name}: ${file} is executable`)
+    const r = spawnSync(abs, ['--version'], { encoding: 'utf8', timeout: 20_000 })
+    assert.equal(r.status, 0, `${name} --version exits 0: ${r.stderr}`)
+    assert.equal(r.stdout.trim(), JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version, `${name} --version prints the package version`)
   }
 })
