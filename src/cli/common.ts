@@ -25,21 +25,21 @@ export function jsonOption(): Option {
 }
 
 /**
- * Opens the data dir. 'read' never writes and never takes the lock, so it works beside a running
- * writer (and refuses a dir that does not exist); 'write' creates the dir and takes the lock.
+ * How a command opens the data dir. 'read' never writes and never takes the lock, so it works
+ * beside a running writer; 'write' takes the lock; both refuse a dir that does not exist. Only
+ * 'create' (topics create) makes a new data dir.
  */
-export async function openBroker(dir: string, mode: 'read' | 'write'): Promise<Broker> {
-  if (mode === 'read') {
-    if (!existsSync(path.join(dir, '__cluster_metadata'))) {
-      throw new Error(`no kafkalite data dir at ${path.resolve(dir)} (set --dir or KAFKALITE_DIR)`)
-    }
-    return Broker.open({ dir, readOnly: true })
+export type OpenMode = 'read' | 'write' | 'create'
+
+export async function openBroker(dir: string, mode: OpenMode): Promise<Broker> {
+  if (mode !== 'create' && !existsSync(path.join(dir, '__cluster_metadata'))) {
+    throw new Error(`no kafkalite data dir at ${path.resolve(dir)} (set --dir or KAFKALITE_DIR; topics create makes one)`)
   }
-  return Broker.open({ dir })
+  return Broker.open({ dir, readOnly: mode === 'read' })
 }
 
 /** Runs `fn` on an open broker and closes it afterwards, whatever happens. */
-export async function withBroker<T>(dir: string, mode: 'read' | 'write', fn: (broker: Broker) => Promise<T> | T): Promise<T> {
+export async function withBroker<T>(dir: string, mode: OpenMode, fn: (broker: Broker) => Promise<T> | T): Promise<T> {
   const broker = await openBroker(dir, mode)
   try {
     return await fn(broker)

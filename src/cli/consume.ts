@@ -28,7 +28,7 @@ interface ConsumeOptions extends DirOptions {
   printTimestamp?: boolean
 }
 
-/** How often the end of the log is checked when no message arrives, and group commits in --follow. */
+/** How often the end of the log is checked and pending output flushed, and group commits in --follow. */
 const END_CHECK_MS = 20
 const COMMIT_INTERVAL_MS = 5_000
 
@@ -142,6 +142,8 @@ async function consume(broker: Broker, name: string, o: ConsumeOptions): Promise
   process.once('SIGTERM', onSignal)
   const watch = setInterval(() => {
     if (caughtUp() || out.closed) onSignal()
+    // What was printed reaches the reader within END_CHECK_MS, not when 64 KiB have piled up (--follow).
+    else void out.flush()
   }, END_CHECK_MS)
   let lastCommit = Date.now()
   try {

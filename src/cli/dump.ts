@@ -71,7 +71,9 @@ function dumpLog(file: string, o: DumpOptions, out: Output): boolean {
       } catch {
         header = null
       }
-      if (bad) ok = false
+      if (bad || !header) ok = false
+      // (printBatch reports a batch without a readable header itself)
+      if (bad && header) process.stderr.write(`kafkalite: ${file} position ${position}: ${bad}\n`)
       printBatch(out, o, file, position, length, header, bytes, bad)
       position += length
     }

@@ -54,7 +54,6 @@ Examples:
 }
 
 async function produce(topic: string, o: ProduceOptions): Promise<void> {
-  const input = o.file ? createReadStream(o.file, { highWaterMark: 256 * 1024 }) : process.stdin
   const total = o.file ? statSync(o.file).size : 0
   const parse = lineParser(o)
   await withBroker(o.dir, 'write', async (broker) => {
@@ -62,6 +61,9 @@ async function produce(topic: string, o: ProduceOptions): Promise<void> {
     if (o.partition !== undefined && o.partition >= partitions) {
       throw new Error(`topic ${topic} has ${partitions} partitions; --partition ${o.partition} does not exist`)
     }
+    // Opened here, read at once below: a file that cannot be read fails the command (exit 1)
+    // instead of emitting an 'error' that nothing listens to yet.
+    const input = o.file ? createReadStream(o.file, { highWaterMark: 256 * 1024 }) : process.stdin
     const producer = broker.producer({ acks: ACKS[o.acks] })
     const progress = new Progress(o.file !== undefined && wantProgress(o.progress), total, 'records')
     const inFlight: Array<Promise<unknown>> = []
@@ -76,7 +78,9 @@ async function produce(topic: string, o: ProduceOptions): Promise<void> {
     }
     const send = async (): Promise<void> => {
       if (batch.length === 0) return
-      inFlight.push(producer.send(topic, batch))
+      const sent = producer.send(topic, batch)
+      sent.catch(() => undefined) // awaited below; until then a failed send is not an unhandled rejection
+      inFlight.push(sent)
       records += batch.length
       batch = []
       if (inFlight.length >= SENDS_IN_FLIGHT_MAX) await inFlight.shift()

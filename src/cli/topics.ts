@@ -59,7 +59,7 @@ Examples:
     )
     .action(async (name: string, o: DirOptions & { partitions: number; config: Record<string, string>; ifNotExists?: boolean }) => {
       const config = topicConfigFromEntries(o.config) as Partial<TopicConfig>
-      await withBroker(o.dir, 'write', async (broker) => {
+      await withBroker(o.dir, 'create', async (broker) => {
         if (o.ifNotExists && broker.hasTopic(name)) return
         await broker.createTopic(name, { partitions: o.partitions, ...config })
         process.stdout.write(`created topic ${name} with ${o.partitions} partition${o.partitions === 1 ? '' : 's'}\n`)
@@ -75,7 +75,8 @@ Examples:
     .action((name: string, o: DirOptions & JsonOptions) =>
       withBroker(o.dir, 'read', (broker) => {
         const d = broker.describeTopic(name)
-        if (o.json) return printJson({ ...d, ...summary(d), configEntries: topicConfigToEntries(d.config) })
+        const { records, sizeBytes } = summary(d) // not its partition count: d.partitions stays the per-partition list
+        if (o.json) return printJson({ ...d, records, sizeBytes, configEntries: topicConfigToEntries(d.config) })
         printDescription(d)
       }),
     )

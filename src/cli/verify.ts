@@ -39,7 +39,10 @@ export function verifyCommand(program: Command): void {
             progress.update(p.bytesChecked, p.problems)
           },
         })
-        ;(progress as Progress | null)?.stop()
+        // The last progress report can come before a log's problems are counted: end on the report's count.
+        const bar = progress as Progress | null
+        bar?.update(r.bytes, r.problems.length)
+        bar?.stop()
         report(o, r)
       } finally {
         await broker.close()
@@ -48,7 +51,10 @@ export function verifyCommand(program: Command): void {
 }
 
 function report(o: JsonOptions, r: VerifyReport): void {
-  if (!r.ok) process.exitCode = 1
+  if (!r.ok) {
+    process.exitCode = 1
+    process.stderr.write(`kafkalite: corruption found: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}, first in ${r.problems[0]?.file} position ${r.problems[0]?.position}\n`)
+  }
   if (o.json) return printJson(r)
   for (const p of r.problems) process.stdout.write(`CORRUPT ${p.file} position ${p.position}: ${p.reason}\n`)
   process.stdout.write(
