@@ -1,0 +1,496 @@
+// KafkaJS's consumer on kafkalite's group consumer. `run()` resolves once the member joined and got
+// its assignment. Offsets are tracked as KafkaJS does: a message is resolved once its handler
+// returned (eachMessage, or eachBatch with eachBatchAutoResolve) or by `resolveOffset`; resolved
+// offsets are committed after each batch (autoCommit), at autoCommitInterval/Threshold within a
+// batch, before partitions are revoked, and at stop. A handler that throws: what was resolved is
+// committed, the partition is sought back to the first unresolved message and retried with
+// KafkaJS's backoff; after `retry.retries` the consumer emits CRASH and, when restartOnFailure
+// allows (the default), goes on retrying, else stops. Called by user code through kafka.consumer().
+import type { Batch as CoreBatch, Broker, Consumer as CoreConsumer, Message as CoreMessage } from '../index.js'
+import { KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, toKafkaJSError } from './errors.js'
+import { Instrumentation } from './instrumentation.js'
+import type { ClientContext } from './kafka.js'
+import { ROUND_ROBIN } from './constants.js'
+import type {
+  Batch,
+  ConsumerConfig,
+  ConsumerEvents,
+  ConsumerRunConfig,
+  ConsumerSubscribeTopic,
+  ConsumerSubscribeTopics,
+  GroupDescription,
+  IHeaders,
+  KafkaMessage,
+  Logger,
+  Offsets,
+  OffsetsByTopicPartition,
+  RemoveInstrumentationEventListener,
+  TopicPartitionOffset,
+  TopicPartitionOffsetAndMetadata,
+  TopicPartitions,
+} from './types.js'
+import { describeGroupOf } from './describe-group.js'
+
+const EVENTS: ConsumerEvents = {
+  HEARTBEAT: 'consumer.heartbeat',
+  COMMIT_OFFSETS: 'consumer.commit_offsets',
+  GROUP_JOIN: 'consumer.group_join',
+  FETCH_START: 'consumer.fetch_start',
+  FETCH: 'consumer.fetch',
+  START_BATCH_PROCESS: 'consumer.start_batch_process',
+  END_BATCH_PROCESS: 'consumer.end_batch_process',
+  CONNECT: 'consumer.connect',
+  DISCONNECT: 'consumer.disconnect',
+  STOP: 'consumer.stop',
+  CRASH: 'consumer.crash',
+  REBALANCING: 'consumer.rebalancing',
+  RECEIVED_UNSUBSCRIBED_TOPICS: 'consumer.received_unsubscribed_topics',
+  REQUEST: 'consumer.network.request',
+  REQUEST_TIMEOUT: 'consumer.network.request_timeout',
+  REQUEST_QUEUE_SIZE: 'consumer.network.request_queue_size',
+}
+
+/** KafkaJS's defaults for retrying a failed handler. */
+const RETRY_DEFAULTS = { retries: 5, initialRetryTime: 300, maxRetryTime: 30_000, multiplier: 2, factor: 0.2 }
+
+const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`
+
+export class Consumer {
+  readonly events: ConsumerEvents = EVENTS
+  private readonly instrumentation = new Instrumentation(EVENTS)
+  private broker: Broker | null = null
+  private connecting: Promise<Broker> | null = null
+  private subscriptions: Array<{ topics: Array<string | RegExp>; fromBeginning: boolean }> = []
+  private core: CoreConsumer | null = null
+  private running = false
+  /** Next offset to commit per partition (resolved message + 1), and what was last committed. */
+  private resolved = new Map<string, { topic: string; partition: number; offset: number }>()
+  private committed = new Map<string, number>()
+  private uncommittedCount = 0
+  private lastCommitMs = Date.now()
+  /** Partitions sought since their batch started (the batch in hand is stale). */
+  private sought = new Set<string>()
+  private pendingSeeks: TopicPartitionOffset[] = []
+  private failures = new Map<string, number>()
+  private wakeSleep: (() => void) | null = null
+  private runConfig: Required<Pick<ConsumerRunConfig, 'autoCommit' | 'eachBatchAutoResolve'>> & ConsumerRunConfig = { autoCommit: true, eachBatchAutoResolve: true }
+
+  /** @internal use kafka.consumer() */
+  constructor(
+    private readonly context: ClientContext,
+    private readonly config: ConsumerConfig,
+  ) {}
+
+  async connect(): Promise<void> {
+    await this.open()
+    this.instrumentation.emit(EVENTS.CONNECT, null)
+  }
+
+  async disconnect(): Promise<void> {
+    await this.stop()
+    const connecting = this.connecting
+    if (!connecting) return
+    this.connecting = null
+    await connecting.catch(() => undefined)
+    this.broker = null
+    await this.context.release()
+    this.instrumentation.emit(EVENTS.DISCONNECT, null)
+  }
+
+  async subscribe(subscription: ConsumerSubscribeTopics | ConsumerSubscribeTopic): Promise<void> {
+    if (this.running) throw new KafkaJSNonRetriableError('Cannot subscribe to topic while consumer is running')
+    const s = subscription as Partial<ConsumerSubscribeTopics & ConsumerSubscribeTopic>
+    const topics = s?.topics ?? (s?.topic !== undefined ? [s.topic] : null)
+    if (!Array.isArray(topics) || topics.length === 0) throw new KafkaJSNonRetriableError('Missing required argument "topics"')
+    for (const t of topics) {
+      if (typeof t !== 'string' && !(t instanceof RegExp)) throw new KafkaJSNonRetriableError(`Invalid topic ${String(t)}, the topic name has to be a String or a RegExp`)
+    }
+    const broker = await this.open()
+    if (this.config.allowAutoTopicCreation ?? true) {
+      for (const t of topics) {
+        if (typeof t === 'string' && !broker.hasTopic(t)) {
+          await broker.createTopic(t).catch((err: { code?: string }) => {
+            if (err?.code !== 'TOPIC_EXISTS') throw toKafkaJSError(err, { topic: t })
+          })
+        }
+      }
+    }
+    this.subscriptions.push({ topics, fromBeginning: !!s.fromBeginning })
+  }
+
+  /** Starts consuming; resolves once the member joined its group and holds its first assignment. */
+  async run(config: ConsumerRunConfig = {}): Promise<void> {
+    if (this.running) throw new KafkaJSNonRetriableError('Consumer is already running')
+    if (!config.eachMessage === !config.eachBatch) throw new KafkaJSNonRetriableError('Consumer requires eachMessage or eachBatch')
+    if (this.subscriptions.length === 0) throw new KafkaJSNonRetriableError('Consumer requires at least one subscription: call subscribe() before run()')
+    this.runConfig = { ...config, autoCommit: config.autoCommit ?? true, eachBatchAutoResolve: config.eachBatchAutoResolve ?? true }
+    const broker = await this.open()
+    const c = this.config
+    const core = broker.consumer({
+      groupId: c.groupId,
+      clientId: this.context.clientId,
+      fromBeginning: this.subscriptions.some((s) => s.fromBeginning),
+      isolation: c.readUncommitted ? 'read_uncommitted' : 'read_committed',
+      autoCommit: false,
+      sessionTimeoutMs: c.sessionTimeout,
+      rebalanceTimeoutMs: c.rebalanceTimeout,
+      heartbeatIntervalMs: c.heartbeatInterval,
+      maxBytes: c.maxBytes,
+      maxBytesPerPartition: c.maxBytesPerPartition,
+      partitionAssigners: assignersOf(c),
+      retry: { retries: 0 },
+      onPartitionsRevoked: (tps) => this.onRevoked(tps),
+      onPartitionsAssigned: (tps) => this.onAssigned(tps),
+    })
+    this.core = core
+    this.running = true
+    core.on('crash', (e: { error: unknown }) => this.crashed(e.error))
+    try {
+      await core.subscribe({ topics: this.subscriptions.flatMap((s) => s.topics) })
+      await core.run({ eachBatch: (b) => this.processBatch(b) })
+    } catch (err) {
+      this.running = false
+      this.core = null
+      await core.close().catch(() => undefined)
+      throw toKafkaJSError(err)
+    }
+  }
+
+  /** Stops consuming (committing what was resolved) and leaves the group; run() may be called again. */
+  async stop(): Promise<void> {
+    const core = this.core
+    if (!core) return
+    this.running = false
+    this.wakeSleep?.()
+    if (this.runConfig.autoCommit) await this.commitResolved().catch((err) => this.context.logger.error('commit at stop failed', { error: err?.message }))
+    this.core = null
+    await core.close()
+    this.resolved.clear()
+    this.committed.clear()
+    this.instrumentation.emit(EVENTS.STOP, null)
+  }
+
+  async commitOffsets(topicPartitions: TopicPartitionOffsetAndMetadata[]): Promise<void> {
+    if (!Array.isArray(topicPartitions)) throw new KafkaJSNonRetriableError('Invalid offsets: expected an array of { topic, partition, offset }')
+    const offsets = topicPartitions.map(({ topic, partition, offset }) => ({ topic, partition, offset: Number(offset) }))
+    await this.commit(offsets)
+  }
+
+  seek({ topic, partition, offset }: TopicPartitionOffset): void {
+    if (typeof topic !== 'string' || !Number.isInteger(partition)) throw new KafkaJSNonRetriableError('Invalid topic or partition for seek')
+    const n = Number(offset)
+    if (!Number.isSafeInteger(n) || n < -2) throw new KafkaJSNonRetriableError(`Offset must not be a negative number, got ${String(offset)}`)
+    const core = this.core
+    if (!core || !core.assignment().some((a) => a.topic === topic && a.partition === partition)) {
+      this.pendingSeeks.push({ topic, partition, offset: String(n) })
+      return
+    }
+    this.applySeek(core, topic, partition, n)
+  }
+
+  pause(topics: Array<{ topic: string; partitions?: number[] }>): void {
+    if (!this.core) throw new KafkaJSNonRetriableError('Consumer group was not initialized, consumer#run must be called first')
+    this.core.pause(topics)
+  }
+
+  resume(topics: Array<{ topic: string; partitions?: number[] }>): void {
+    this.core?.resume(topics)
+  }
+
+  paused(): TopicPartitions[] {
+    return this.core?.paused() ?? []
+  }
+
+  async describeGroup(): Promise<GroupDescription> {
+    const broker = await this.open()
+    return describeGroupOf(broker, this.config.groupId)
+  }
+
+  logger(): Logger {
+    return this.context.logger
+  }
+
+  on(eventName: string, listener: (event: any) => void): RemoveInstrumentationEventListener<string> {
+    return this.instrumentation.on(eventName, listener)
+  }
+
+  private open(): Promise<Broker> {
+    this.connecting ??= this.context.acquire().then((b) => (this.broker = b))
+    return this.connecting
+  }
+
+  private applySeek(core: CoreConsumer, topic: string, partition: number, offset: number): void {
+    const p = this.broker!.topic(topic)
+    const target = offset === -2 ? p.earliestOffset(partition) : offset === -1 ? p.latestOffset(partition) : offset
+    try {
+      core.seek({ topic, partition, offset: target })
+    } catch (err) {
+      // KafkaJS resets an out-of-range seek by its autoOffsetReset policy (earliest): do the same.
+      if ((err as { code?: string })?.code !== 'OFFSET_OUT_OF_RANGE') throw toKafkaJSError(err, { topic, partition })
+      core.seek({ topic, partition, offset: target < p.earliestOffset(partition) ? p.earliestOffset(partition) : p.latestOffset(partition) })
+    }
+    this.sought.add(tpKey(topic, partition))
+    this.resolved.delete(tpKey(topic, partition))
+  }
+
+  private async onAssigned(tps: Array<{ topic: string; partitions: number[] }>): Promise<void> {
+    const core = this.core
+    if (!core) return
+    const assignment = Object.fromEntries(tps.map((t) => [t.topic, t.partitions]))
+    const meta = core.groupMetadata()
+    const members = this.broker!.group(this.config.groupId).describe().members.map((m) => m.memberId).sort()
+    this.instrumentation.emit(EVENTS.GROUP_JOIN, {
+      duration: 0,
+      groupId: this.config.groupId,
+      isLeader: members[0] === meta?.memberId,
+      leaderId: members[0] ?? meta?.memberId ?? '',
+      groupProtocol: 'RoundRobinAssigner',
+      memberId: meta?.memberId ?? '',
+      memberAssignment: assignment,
+    })
+    const seeks = this.pendingSeeks
+    this.pendingSeeks = []
+    for (const s of seeks) {
+      if (tps.some((t) => t.topic === s.topic && t.partitions.includes(s.partition))) this.applySeek(core, s.topic, s.partition, Number(s.offset))
+      else this.pendingSeeks.push(s)
+    }
+  }
+
+  private async onRevoked(tps: Array<{ topic: string; partitions: number[] }>): Promise<void> {
+    const meta = this.core?.groupMetadata()
+    this.instrumentation.emit(EVENTS.REBALANCING, { groupId: this.config.groupId, memberId: meta?.memberId ?? '' })
+    if (this.runConfig.autoCommit) await this.commitResolved(tps).catch(() => undefined)
+    for (const { topic, partitions } of tps) for (const p of partitions) this.resolved.delete(tpKey(topic, p))
+  }
+
+  private async processBatch(b: CoreBatch): Promise<void> {
+    const core = this.core
+    if (!core || !this.running) return
+    const key = tpKey(b.topic, b.partition)
+    this.sought.delete(key)
+    const batch = toBatch(b)
+    const info = batchInfo(batch)
+    const started = Date.now()
+    this.instrumentation.emit(EVENTS.START_BATCH_PROCESS, info)
+    try {
+      if (this.runConfig.eachMessage) await this.eachMessage(batch)
+      else await this.eachBatch(batch)
+      this.failures.delete(key)
+    } catch (err) {
+      if (this.runConfig.autoCommit) await this.commitResolved().catch(() => undefined)
+      await this.retryLater(b, key, err)
+      return
+    }
+    this.instrumentation.emit(EVENTS.END_BATCH_PROCESS, { ...info, duration: Date.now() - started })
+    // What was not resolved (eachBatch without auto-resolve, a pause) is fetched again.
+    const next = this.resolved.get(key)?.offset
+    const end = b.messages[b.messages.length - 1]!.offset + 1
+    if (!this.sought.has(key) && this.running && (next === undefined || next < end)) this.rewind(core, b, next)
+    // A failed commit (a rebalance under way) is retried with the next batch or at revoke.
+    if (this.runConfig.autoCommit) await this.commitResolved().catch((err) => this.context.logger.warn('commit failed', { error: err?.message }))
+  }
+
+  private async eachMessage(batch: Batch): Promise<void> {
+    const { topic, partition } = batch
+    const key = tpKey(topic, partition)
+    const pause = (): (() => void) => {
+      this.core?.pause([{ topic, partitions: [partition] }])
+      return () => this.core?.resume([{ topic, partitions: [partition] }])
+    }
+    for (const message of batch.messages) {
+      if (!this.running || this.sought.has(key)) break
+      await this.runConfig.eachMessage!({ topic, partition, message, heartbeat: () => this.heartbeat(), pause })
+      this.resolve(topic, partition, Number(message.offset))
+      if (this.runConfig.autoCommit) await this.commitIfNecessary()
+      if (this.core?.paused().some((p) => p.topic === topic && p.partitions.includes(partition))) break
+    }
+  }
+
+  private async eachBatch(batch: Batch): Promise<void> {
+    const { topic, partition } = batch
+    const key = tpKey(topic, partition)
+    await this.runConfig.eachBatch!({
+      batch,
+      resolveOffset: (offset: string) => this.resolve(topic, partition, Number(offset)),
+      heartbeat: () => this.heartbeat(),
+      pause: () => {
+        this.core?.pause([{ topic, partitions: [partition] }])
+        return () => this.core?.resume([{ topic, partitions: [partition] }])
+      },
+      commitOffsetsIfNecessary: async (offsets?: Offsets) => {
+        if (offsets) return this.commit(offsets.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: Number(p.offset) }))))
+        if (this.runConfig.autoCommit) return this.commitIfNecessary()
+      },
+      uncommittedOffsets: () => this.uncommittedOffsets(),
+      isRunning: () => this.running,
+      isStale: () => this.sought.has(key),
+    })
+    if (this.runConfig.eachBatchAutoResolve && this.running && !this.sought.has(key)) {
+      const last = batch.messages[batch.messages.length - 1]
+      if (last) this.resolve(topic, partition, Number(last.offset))
+    }
+  }
+
+  private resolve(topic: string, partition: number, offset: number): void {
+    const key = tpKey(topic, partition)
+    const prev = this.resolved.get(key)?.offset ?? -1
+    if (offset + 1 <= prev) return
+    this.resolved.set(key, { topic, partition, offset: offset + 1 })
+    this.uncommittedCount++
+  }
+
+  private uncommittedOffsets(): OffsetsByTopicPartition {
+    const byTopic = new Map<string, Array<{ partition: number; offset: string }>>()
+    for (const [key, r] of this.resolved) {
+      if (this.committed.get(key) === r.offset) continue
+      if (!byTopic.has(r.topic)) byTopic.set(r.topic, [])
+      byTopic.get(r.topic)!.push({ partition: r.partition, offset: String(r.offset) })
+    }
+    return { topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) }
+  }
+
+  private async commitIfNecessary(): Promise<void> {
+    const { autoCommitInterval, autoCommitThreshold } = this.runConfig
+    if (autoCommitInterval == null && autoCommitThreshold == null) return
+    const due =
+      (autoCommitInterval != null && Date.now() - this.lastCommitMs >= autoCommitInterval) ||
+      (autoCommitThreshold != null && this.uncommittedCount >= autoCommitThreshold)
+    if (due) await this.commitResolved()
+  }
+
+  private async commitResolved(only?: Array<{ topic: string; partitions: number[] }>): Promise<void> {
+    const list = [...this.resolved.entries()]
+      .filter(([key, r]) => this.committed.get(key) !== r.offset && (!only || only.some((t) => t.topic === r.topic && t.partitions.includes(r.partition))))
+      .map(([, r]) => ({ ...r }))
+    if (list.length > 0) await this.commit(list)
+    this.lastCommitMs = Date.now()
+    this.uncommittedCount = 0
+  }
+
+  private async commit(offsets: Array<{ topic: string; partition: number; offset: number }>): Promise<void> {
+    const core = this.core
+    if (!core || offsets.length === 0) return
+    try {
+      await core.commitOffsets(offsets)
+    } catch (err) {
+      throw toKafkaJSError(err)
+    }
+    for (const o of offsets) this.committed.set(tpKey(o.topic, o.partition), o.offset)
+    const meta = core.groupMetadata()
+    const byTopic = new Map<string, Array<{ partition: number; offset: string }>>()
+    for (const o of offsets) {
+      if (!byTopic.has(o.topic)) byTopic.set(o.topic, [])
+      byTopic.get(o.topic)!.push({ partition: o.partition, offset: String(o.offset) })
+    }
+    this.instrumentation.emit(EVENTS.COMMIT_OFFSETS, {
+      groupId: this.config.groupId,
+      memberId: meta?.memberId ?? '',
+      groupGenerationId: meta?.generationId ?? -1,
+      topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+    })
+  }
+
+  private async heartbeat(): Promise<void> {
+    const meta = this.core?.groupMetadata()
+    this.instrumentation.emit(EVENTS.HEARTBEAT, { groupId: this.config.groupId, memberId: meta?.memberId ?? '', groupGenerationId: meta?.generationId ?? -1 })
+  }
+
+  /** Seeks back to the first message not resolved, so that the next fetch delivers it again. */
+  private rewind(core: CoreConsumer, b: CoreBatch, next: number | undefined): void {
+    const from = next ?? b.messages[0]!.offset
+    try {
+      core.seek({ topic: b.topic, partition: b.partition, offset: from })
+    } catch {
+      // The partition was revoked meanwhile: its new owner starts from the committed offset.
+    }
+  }
+
+  /** A failed handler: back off (KafkaJS's retry schedule), then deliver again from the first unresolved message. */
+  private async retryLater(b: CoreBatch, key: string, err: unknown): Promise<void> {
+    const retry = { ...RETRY_DEFAULTS, ...this.context.retry, ...this.config.retry }
+    const attempt = (this.failures.get(key) ?? 0) + 1
+    this.failures.set(key, attempt)
+    const error = err instanceof Error ? err : new Error(String(err))
+    this.context.logger.error(`Error when calling ${this.runConfig.eachMessage ? 'eachMessage' : 'eachBatch'}`, { topic: b.topic, partition: b.partition, error: error.message })
+    if (attempt > retry.retries) {
+      this.failures.delete(key)
+      const restart = await (retry.restartOnFailure ?? (async () => true))(error).catch(() => false)
+      this.instrumentation.emit(EVENTS.CRASH, {
+        error: new KafkaJSNumberOfRetriesExceeded(error, { retryCount: retry.retries }),
+        groupId: this.config.groupId,
+        restart,
+      })
+      if (!restart) {
+        void this.stop()
+        return
+      }
+    }
+    const base = Math.min(retry.maxRetryTime, retry.initialRetryTime * retry.multiplier ** Math.min(attempt - 1, 30))
+    const delay = Math.round(base * (1 - retry.factor + Math.random() * 2 * retry.factor))
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(done, delay)
+      function done(): void {
+        clearTimeout(t)
+        resolve()
+      }
+      this.wakeSleep = done
+    })
+    this.wakeSleep = null
+    const core = this.core
+    if (core && this.running && !this.sought.has(key)) this.rewind(core, b, this.resolved.get(key)?.offset)
+  }
+
+  private crashed(err: unknown): void {
+    this.instrumentation.emit(EVENTS.CRASH, { error: toKafkaJSError(err), groupId: this.config.groupId, restart: false })
+    void this.stop()
+  }
+}
+
+function assignersOf(c: ConsumerConfig): Array<'roundrobin'> | undefined {
+  const list = c.partitionAssigners
+  if (!list || list.length === 0) return ['roundrobin']
+  for (const a of list) {
+    if (!(a as unknown as Record<symbol, unknown>)[ROUND_ROBIN]) {
+      throw new KafkaJSNonRetriableError('custom partition assigners are not supported by kafkalite/kafkajs; use PartitionAssigners.roundRobin')
+    }
+  }
+  return ['roundrobin']
+}
+
+function headersOf(h: CoreMessage['headers']): IHeaders {
+  return h as IHeaders
+}
+
+function toMessage(m: CoreMessage): KafkaMessage {
+  return { key: m.key, value: m.value, timestamp: String(m.timestamp), attributes: 0, offset: String(m.offset), headers: headersOf(m.headers) }
+}
+
+function toBatch(b: CoreBatch): Batch {
+  const messages = b.messages.map(toMessage)
+  const hw = b.highWatermark
+  const lastOffset = (): string => (messages.length > 0 ? messages[messages.length - 1]!.offset : String(hw - 1))
+  return {
+    topic: b.topic,
+    partition: b.partition,
+    highWatermark: String(hw),
+    messages,
+    isEmpty: () => messages.length === 0,
+    firstOffset: () => (messages.length > 0 ? messages[0]!.offset : null),
+    lastOffset,
+    offsetLag: () => String(Math.max(0, hw - 1 - Number(lastOffset()))),
+    offsetLagLow: () => String(Math.max(0, hw - 1 - Number(messages[0]?.offset ?? hw - 1))),
+  }
+}
+
+function batchInfo(batch: Batch) {
+  return {
+    topic: batch.topic,
+    partition: batch.partition,
+    highWatermark: batch.highWatermark,
+    offsetLag: batch.offsetLag(),
+    offsetLagLow: batch.offsetLagLow(),
+    batchSize: batch.messages.length,
+    firstOffset: batch.firstOffset() ?? '',
+    lastOffset: batch.lastOffset(),
+  }
+}
