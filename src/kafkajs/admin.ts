@@ -29,6 +29,15 @@ const LATEST = -1
 const EARLIEST = -2
 /** kafkalite's limit of partitions per topic, checked here so that validateOnly sees it too. */
 const PARTITIONS_MAX = 10_000
+/** Kafka's topic configs that kafkalite has no use for (replication, flushing, tiered storage...): accepted, not kept. */
+const IGNORED_CONFIGS = new Set(
+  `compression.type compression.gzip.level compression.lz4.level compression.zstd.level file.delete.delay.ms flush.messages flush.ms
+  follower.replication.throttled.replicas leader.replication.throttled.replicas local.retention.bytes local.retention.ms
+  max.compaction.lag.ms message.downconversion.enable message.format.version message.timestamp.after.max.ms
+  message.timestamp.before.max.ms message.timestamp.difference.max.ms min.compaction.lag.ms min.insync.replicas preallocate
+  remote.log.copy.disable remote.log.delete.on.disable remote.storage.enable segment.index.bytes segment.jitter.ms
+  unclean.leader.election.enable`.split(/\s+/),
+)
 const BELOW_LOG_START =
   'The requested offset is before the earliest offset maintained on the partition - no records will be deleted from this partition'
 
@@ -39,6 +48,18 @@ const codeOf = (err: unknown): unknown => (err as { code?: unknown })?.code
 
 type FetchedOffsets = Array<{ topic: string; partitions: FetchOffsetsPartition[] }>
 type GroupOffsets = Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>
+
+/**
+ * KafkaJS commits its markers as they are (resetOffsets: -2 earliest, -1 latest) and fetchOffsets shows
+ * them; kafkalite commits only real offsets, so the marker is remembered beside the offset it stood for
+ * and shown while that offset is still the committed one.
+ */
+const markers = new WeakMap<Broker, Map<string, { marker: number; offset: number }>>()
+const markersOf = (broker: Broker) => markers.get(broker) ?? markers.set(broker, new Map()).get(broker)!
+const markerKey = (groupId: string, topic: string, partition: number): string => JSON.stringify([groupId, topic, partition])
+const forgetMarkers = (broker: Broker, groupId: string): void => {
+  for (const key of markersOf(broker).keys()) if (JSON.parse(key)[0] === groupId) markersOf(broker).delete(key)
+}
 
 export class Admin {
   readonly events: AdminEvents = { ...EVENTS }
@@ -158,9 +179,10 @@ export class Admin {
 
   resetOffsets(options: { groupId: string; topic: string; earliest?: boolean }): Promise<void> {
     return this.run(() => checkGroupTopic(options), async (broker) => {
-      broker.topic(options.topic)
       assertNotRunning(broker, options.groupId)
-      await broker.group(options.groupId).resetOffsets({ topic: options.topic, to: options.earliest ? 'earliest' : 'latest' })
+      const marker = options.earliest ? EARLIEST : LATEST
+      const partitions = range(broker.topic(options.topic).partitions).map((partition) => ({ partition, offset: String(marker) }))
+      await commitOffsets(broker, options.groupId, options.topic, partitions)
     })
   }
 
@@ -173,7 +195,8 @@ export class Admin {
       return resources
     }
     return this.run(check, (broker, resources) => {
-      const entries = (r: ResourceConfigQuery) => (r.type === ConfigResourceTypes.TOPIC ? topicConfigEntries(broker, r.name, r.configNames) : [])
+      const synonyms = !!options.includeSynonyms
+      const entries = (r: ResourceConfigQuery) => (r.type === ConfigResourceTypes.TOPIC ? topicConfigEntries(broker, r, synonyms) : [])
       const errorMessage = null as unknown as string
       const out = resources.map((r) => ({ configEntries: entries(r), errorCode: 0, errorMessage, resourceName: r.name, resourceType: r.type }))
       return { resources: out, throttleTime: 0 }
@@ -223,7 +246,10 @@ export class Admin {
       for (const groupId of ids) {
         const error = await broker.group(groupId).delete().then(() => null, asProtocolError)
         if (error) failed.push({ groupId, errorCode: error.code, error })
-        else deleted.push({ groupId, errorCode: 0 })
+        else {
+          deleted.push({ groupId, errorCode: 0 })
+          forgetMarkers(broker, groupId)
+        }
       }
       if (failed.length > 0) throw new KafkaJSDeleteGroupsError('Error in DeleteGroups', failed)
       return deleted
@@ -377,7 +403,7 @@ async function createTopic(broker: Broker, t: ITopicConfig, validateOnly: boolea
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > PARTITIONS_MAX) {
     throw protocolError('INVALID_PARTITIONS', `Number of partitions must be in [1, ${PARTITIONS_MAX}], got ${partitions}`)
   }
-  const config = topicConfigFromEntries(Object.fromEntries((t.configEntries ?? []).map((e) => [e.name, e.value])))
+  const config = configFromEntries(t.configEntries ?? [])
   if (!validateOnly) await broker.createTopic(t.topic, { ...(config as CreateTopicOptions), partitions })
 }
 
@@ -400,7 +426,11 @@ function committedOffsets(broker: Broker, groupId: string, topics: string[]): Gr
   } catch (err) {
     if (codeOf(err) !== 'GROUP_NOT_FOUND') throw err
   }
-  const committed = (topic: string, partition: number) => lag.find((l) => l.topic === topic && l.partition === partition)?.committed ?? LATEST
+  const committed = (topic: string, partition: number): number => {
+    const offset = lag.find((l) => l.topic === topic && l.partition === partition)?.committed ?? null
+    const marker = markersOf(broker).get(markerKey(groupId, topic, partition))
+    return offset === null ? LATEST : marker?.offset === offset ? marker.marker : offset
+  }
   const partitionsOf = (topic: string): number[] =>
     topics.length > 0 ? range(broker.topic(topic).partitions) : lag.filter((l) => l.topic === topic).map((l) => l.partition)
   return (topics.length > 0 ? topics : [...new Set(lag.map((l) => l.topic))]).map((topic) => ({
@@ -424,18 +454,28 @@ async function resolveOffsets(broker: Broker, groupId: string, offsets: GroupOff
   return out
 }
 
-/** Commits each partition's offset with group.resetOffsets, all checked (dry run) before any is committed. */
+/**
+ * Commits each partition's offset with group.resetOffsets, all checked (dry run) before any is
+ * committed; KafkaJS's markers '-2' and '-1' commit the log start and the high watermark.
+ */
 async function commitOffsets(broker: Broker, groupId: string, topic: string, partitions: SeekEntry[]): Promise<void> {
   const group = broker.group(groupId)
   const resets = partitions.map(({ partition, offset }) => {
     const n = parseOffset(offset)
-    return { topic, partitions: [partition], to: n === EARLIEST ? ('earliest' as const) : n === LATEST ? ('latest' as const) : { offset: n } }
+    const to = n === EARLIEST ? ('earliest' as const) : n === LATEST ? ('latest' as const) : { offset: n }
+    const reset = (dryRun: boolean) => group.resetOffsets({ topic, partitions: [partition], to, dryRun }).catch(asKafkaJSError(topic, partition))
+    return { partition, marker: typeof to === 'string' ? n : null, reset }
   })
-  for (const dryRun of [true, false]) {
-    for (const r of resets) {
-      await group.resetOffsets({ ...r, dryRun }).catch((err) => Promise.reject(toKafkaJSError(err, { topic, partition: r.partitions[0] })))
-    }
+  for (const { reset } of resets) await reset(true)
+  for (const { partition, marker, reset } of resets) {
+    const [{ offset }] = await reset(false)
+    if (marker === null) markersOf(broker).delete(markerKey(groupId, topic, partition))
+    else markersOf(broker).set(markerKey(groupId, topic, partition), { marker, offset })
   }
+}
+
+function asKafkaJSError(topic: string, partition: number): (err: unknown) => Promise<never> {
+  return (err) => Promise.reject(toKafkaJSError(err, { topic, partition }))
 }
 
 function checkResources<T extends { type: ConfigResourceTypes; name: string }>(resources: T[] | undefined): T[] {
@@ -453,20 +493,26 @@ function checkResources<T extends { type: ConfigResourceTypes; name: string }>(r
  * A topic's configs by Kafka's names: overrides come from TOPIC_CONFIG, Kafka's defaults from
  * DEFAULT_CONFIG, and a broker-wide default of Broker.open's `topicDefaults` from STATIC_BROKER_CONFIG.
  */
-function topicConfigEntries(broker: Broker, topic: string, configNames: string[] | undefined): ConfigEntries[] {
-  const d = broker.describeTopic(topic)
+function topicConfigEntries(broker: Broker, { name, configNames }: ResourceConfigQuery, includeSynonyms: boolean): ConfigEntries[] {
+  const d = broker.describeTopic(name)
   const overrides = topicConfigToEntries(d.overrides)
   const builtIn = topicConfigToEntries(DEFAULT_TOPIC_CONFIG)
   const wanted = configNames && configNames.length > 0 ? new Set(configNames) : null
-  const sourceOf = (name: string, value: string): ConfigSource =>
-    name in overrides ? ConfigSource.TOPIC_CONFIG : value === builtIn[name] ? ConfigSource.DEFAULT_CONFIG : ConfigSource.STATIC_BROKER_CONFIG
+  const sourceOf = (key: string, value: string): ConfigSource =>
+    key in overrides ? ConfigSource.TOPIC_CONFIG : value === builtIn[key] ? ConfigSource.DEFAULT_CONFIG : ConfigSource.STATIC_BROKER_CONFIG
   return Object.entries(topicConfigToEntries(d.config))
-    .filter(([name]) => !wanted || wanted.has(name))
+    .filter(([configName]) => !wanted || wanted.has(configName))
     .map(([configName, configValue]) => {
       const configSource = sourceOf(configName, configValue)
       const isDefault = configSource === ConfigSource.DEFAULT_CONFIG
-      return { configName, configValue, readOnly: false, isDefault, configSource, isSensitive: false, configSynonyms: [] }
+      const configSynonyms = includeSynonyms ? [{ configName, configValue, configSource }] : []
+      return { configName, configValue, readOnly: false, isDefault, configSource, isSensitive: false, configSynonyms }
     })
+}
+
+/** `configEntries` as kafkalite's topic config (validated), without the Kafka configs it ignores. */
+function configFromEntries(entries: Array<{ name: string; value: string }>): ReturnType<typeof topicConfigFromEntries> {
+  return topicConfigFromEntries(Object.fromEntries(entries.filter((e) => !IGNORED_CONFIGS.has(e.name)).map((e) => [e.name, e.value])))
 }
 
 /** The alterTopicConfig changes that make a topic's overrides exactly `configEntries` (null: not a topic). */
@@ -475,7 +521,7 @@ function configChanges(broker: Broker, r: IResourceConfig): Record<string, unkno
     if (r.configEntries.length > 0) throw protocolError('INVALID_CONFIG', `kafkalite has no dynamic configs for resource ${r.name}`)
     return null
   }
-  const wanted = topicConfigFromEntries(Object.fromEntries(r.configEntries.map((e) => [e.name, e.value])))
+  const wanted = configFromEntries(r.configEntries)
   const reset = Object.fromEntries(Object.keys(broker.describeTopic(r.name).overrides).map((k) => [k, null]))
   return { ...reset, ...wanted }
 }

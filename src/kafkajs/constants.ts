@@ -157,10 +157,32 @@ export const Partitioners: {
 /** Marks KafkaJS's built-in assigner: the facade runs it as kafkalite's round-robin assignor. */
 export const ROUND_ROBIN = Symbol.for('kafkalite.kafkajs.roundRobin')
 
+/**
+ * KafkaJS's RoundRobinAssigner: members sorted by id take the topics' partitions in turn. A consumer
+ * given it runs kafkalite's round-robin assignor in the group coordinator, which assigns the same way.
+ */
 const roundRobin: PartitionAssigner = Object.assign(
-  () => {
-    throw new KafkaJSNotImplemented('the round-robin assigner runs inside the group coordinator')
-  },
+  ({ cluster }: { cluster: { findTopicPartitionMetadata(topic: string): Array<{ partitionId: number }> } }) => ({
+    name: 'RoundRobinAssigner',
+    version: 0,
+    async assign({ members, topics }: { members: Array<{ memberId: string }>; topics: string[] }) {
+      const sorted = members.map((m) => m.memberId).sort()
+      const assignment: Record<string, Record<string, number[]>> = {}
+      const pairs = topics.flatMap((topic) => cluster.findTopicPartitionMetadata(topic).map((m) => [topic, m.partitionId] as const))
+      pairs.forEach(([topic, partition], i) => {
+        const member = sorted[i % sorted.length]!
+        assignment[member] ??= {}
+        ;(assignment[member]![topic] ??= []).push(partition)
+      })
+      return Object.keys(assignment).map((memberId) => ({
+        memberId,
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: assignment[memberId]!, userData: Buffer.alloc(0) }),
+      }))
+    },
+    protocol({ topics }: { topics: string[] }) {
+      return { name: 'RoundRobinAssigner', metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) }
+    },
+  }),
   { [ROUND_ROBIN]: true },
 )
 

@@ -29,7 +29,7 @@ import type {
   TopicPartitionOffsetAndMetadata,
   TopicPartitions,
 } from './types.js'
-import { describeGroupOf } from './describe-group.js'
+import { describeGroupOf, protocolName } from './describe-group.js'
 
 const EVENTS: ConsumerEvents = {
   HEARTBEAT: 'consumer.heartbeat',
@@ -73,6 +73,8 @@ export class Consumer {
   private pendingSeeks: TopicPartitionOffset[] = []
   private failures = new Map<string, number>()
   private wakeSleep: (() => void) | null = null
+  /** HEARTBEAT events every heartbeatInterval while running (the group session itself is kafkalite's). */
+  private heartbeats: NodeJS.Timeout | null = null
   private runConfig: Required<Pick<ConsumerRunConfig, 'autoCommit' | 'eachBatchAutoResolve'>> & ConsumerRunConfig = { autoCommit: true, eachBatchAutoResolve: true }
 
   /** @internal use kafka.consumer() */
@@ -120,7 +122,11 @@ export class Consumer {
 
   /** Starts consuming; resolves once the member joined its group and holds its first assignment. */
   async run(config: ConsumerRunConfig = {}): Promise<void> {
-    if (this.running) throw new KafkaJSNonRetriableError('Consumer is already running')
+    if (this.running) {
+      // KafkaJS warns and carries on.
+      this.context.logger.warn('consumer#run was called, but the consumer is already running', { groupId: this.config.groupId })
+      return
+    }
     if (!config.eachMessage === !config.eachBatch) throw new KafkaJSNonRetriableError('Consumer requires eachMessage or eachBatch')
     if (this.subscriptions.length === 0) throw new KafkaJSNonRetriableError('Consumer requires at least one subscription: call subscribe() before run()')
     this.runConfig = { ...config, autoCommit: config.autoCommit ?? true, eachBatchAutoResolve: config.eachBatchAutoResolve ?? true }
@@ -144,6 +150,8 @@ export class Consumer {
     })
     this.core = core
     this.running = true
+    this.heartbeats = setInterval(() => void this.heartbeat(), c.heartbeatInterval ?? 3000)
+    this.heartbeats.unref()
     core.on('crash', (e: { error: unknown }) => this.crashed(e.error))
     try {
       await core.subscribe({ topics: this.subscriptions.flatMap((s) => s.topics) })
@@ -151,6 +159,7 @@ export class Consumer {
     } catch (err) {
       this.running = false
       this.core = null
+      this.stopHeartbeats()
       await core.close().catch(() => undefined)
       throw toKafkaJSError(err)
     }
@@ -161,6 +170,7 @@ export class Consumer {
     const core = this.core
     if (!core) return
     this.running = false
+    this.stopHeartbeats()
     this.wakeSleep?.()
     if (this.runConfig.autoCommit) await this.commitResolved().catch((err) => this.context.logger.error('commit at stop failed', { error: err?.message }))
     this.core = null
@@ -171,17 +181,26 @@ export class Consumer {
   }
 
   async commitOffsets(topicPartitions: TopicPartitionOffsetAndMetadata[]): Promise<void> {
+    if (!this.core) throw new KafkaJSNonRetriableError('Consumer group was not initialized, consumer#run must be called first')
     if (!Array.isArray(topicPartitions)) throw new KafkaJSNonRetriableError('Invalid offsets: expected an array of { topic, partition, offset }')
-    const offsets = topicPartitions.map(({ topic, partition, offset }) => ({ topic, partition, offset: Number(offset) }))
+    const offsets = topicPartitions.map(({ topic, partition, offset }) => {
+      const n = Number(offset)
+      if (Number.isSafeInteger(n) && n < 0) throw new KafkaJSNonRetriableError('Offset must not be a negative number')
+      if (typeof topic !== 'string' || !Number.isInteger(partition) || !Number.isSafeInteger(n)) {
+        throw new KafkaJSNonRetriableError(`Invalid offset to commit: ${JSON.stringify({ topic, partition, offset })}`)
+      }
+      return { topic, partition, offset: n }
+    })
     await this.commit(offsets)
   }
 
   seek({ topic, partition, offset }: TopicPartitionOffset): void {
-    if (typeof topic !== 'string' || !Number.isInteger(partition)) throw new KafkaJSNonRetriableError('Invalid topic or partition for seek')
+    if (typeof topic !== 'string' || topic === '' || !Number.isInteger(partition)) throw new KafkaJSNonRetriableError('Invalid topic or partition for seek')
     const n = Number(offset)
     if (!Number.isSafeInteger(n) || n < -2) throw new KafkaJSNonRetriableError(`Offset must not be a negative number, got ${String(offset)}`)
     const core = this.core
-    if (!core || !core.assignment().some((a) => a.topic === topic && a.partition === partition)) {
+    if (!core) throw new KafkaJSNonRetriableError('Consumer group was not initialized, consumer#run must be called first')
+    if (!core.assignment().some((a) => a.topic === topic && a.partition === partition)) {
       this.pendingSeeks.push({ topic, partition, offset: String(n) })
       return
     }
@@ -190,11 +209,12 @@ export class Consumer {
 
   pause(topics: Array<{ topic: string; partitions?: number[] }>): void {
     if (!this.core) throw new KafkaJSNonRetriableError('Consumer group was not initialized, consumer#run must be called first')
-    this.core.pause(topics)
+    this.core.pause(checkTopicPartitions(topics))
   }
 
   resume(topics: Array<{ topic: string; partitions?: number[] }>): void {
-    this.core?.resume(topics)
+    if (!this.core) throw new KafkaJSNonRetriableError('Consumer group was not initialized, consumer#run must be called first')
+    this.core.resume(checkTopicPartitions(topics))
   }
 
   paused(): TopicPartitions[] {
@@ -214,6 +234,11 @@ export class Consumer {
     return this.instrumentation.on(eventName, listener)
   }
 
+  private stopHeartbeats(): void {
+    if (this.heartbeats) clearInterval(this.heartbeats)
+    this.heartbeats = null
+  }
+
   private open(): Promise<Broker> {
     this.connecting ??= this.context.acquire().then((b) => (this.broker = b))
     return this.connecting
@@ -225,9 +250,10 @@ export class Consumer {
     try {
       core.seek({ topic, partition, offset: target })
     } catch (err) {
-      // KafkaJS resets an out-of-range seek by its autoOffsetReset policy (earliest): do the same.
+      // KafkaJS resets an out-of-range seek to the default offset: earliest when subscribed fromBeginning.
       if ((err as { code?: string })?.code !== 'OFFSET_OUT_OF_RANGE') throw toKafkaJSError(err, { topic, partition })
-      core.seek({ topic, partition, offset: target < p.earliestOffset(partition) ? p.earliestOffset(partition) : p.latestOffset(partition) })
+      const fromBeginning = this.subscriptions.some((s) => s.fromBeginning)
+      core.seek({ topic, partition, offset: fromBeginning ? p.earliestOffset(partition) : p.latestOffset(partition) })
     }
     this.sought.add(tpKey(topic, partition))
     this.resolved.delete(tpKey(topic, partition))
@@ -244,7 +270,7 @@ export class Consumer {
       groupId: this.config.groupId,
       isLeader: members[0] === meta?.memberId,
       leaderId: members[0] ?? meta?.memberId ?? '',
-      groupProtocol: 'RoundRobinAssigner',
+      groupProtocol: protocolName(this.broker!.group(this.config.groupId).describe().protocol),
       memberId: meta?.memberId ?? '',
       memberAssignment: assignment,
     })
@@ -444,6 +470,17 @@ export class Consumer {
     this.instrumentation.emit(EVENTS.CRASH, { error: toKafkaJSError(err), groupId: this.config.groupId, restart: false })
     void this.stop()
   }
+}
+
+function checkTopicPartitions(list: Array<{ topic: string; partitions?: number[] }>): Array<{ topic: string; partitions?: number[] }> {
+  if (!Array.isArray(list)) throw new KafkaJSNonRetriableError('Invalid topics: expected an array of { topic, partitions? }')
+  for (const t of list) {
+    if (!t || typeof t.topic !== 'string') throw new KafkaJSNonRetriableError(`Invalid topic ${JSON.stringify(t?.topic)}`)
+    if (t.partitions !== undefined && (!Array.isArray(t.partitions) || !t.partitions.every((p) => Number.isInteger(p)))) {
+      throw new KafkaJSNonRetriableError(`Array of valid partitions required to pause specific partitions instead of ${JSON.stringify(t.partitions)}`)
+    }
+  }
+  return list
 }
 
 function assignersOf(c: ConsumerConfig): Array<'roundrobin'> | undefined {

@@ -4,6 +4,11 @@ import type { Broker } from '../index.js'
 import { AssignerProtocol } from './constants.js'
 import type { GroupDescription } from './types.js'
 
+/** KafkaJS's name for kafkalite's assignor protocols. */
+export function protocolName(protocol: string | null): string {
+  return protocol === 'roundrobin' ? 'RoundRobinAssigner' : (protocol ?? '')
+}
+
 export function describeGroupOf(broker: Broker, groupId: string): GroupDescription {
   let d
   try {
@@ -22,7 +27,7 @@ export function describeGroupOf(broker: Broker, groupId: string): GroupDescripti
       memberMetadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics: Object.keys(m.assignment), userData: Buffer.alloc(0) }),
       memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: m.assignment, userData: Buffer.alloc(0) }),
     })),
-    protocol: d.protocol ?? '',
+    protocol: protocolName(d.protocol),
     protocolType: 'consumer',
     state: d.state as GroupDescription['state'],
   }

@@ -10,13 +10,13 @@ interface ErrorLike {
 export class KafkaJSError extends Error {
   retriable: boolean
   helpUrl?: string
-  override cause?: unknown
+  override cause?: Error
   constructor(e: string | ErrorLike, { retriable = true, cause }: { retriable?: boolean; cause?: unknown } = {}) {
     super(typeof e === 'string' ? e : (e?.message ?? String(e)), cause === undefined ? undefined : { cause })
     this.name = 'KafkaJSError'
     this.retriable = retriable
     this.helpUrl = typeof e === 'object' ? e?.helpUrl : undefined
-    this.cause = cause
+    this.cause = cause as Error | undefined
   }
 }
 
@@ -33,7 +33,7 @@ export class KafkaJSProtocolError extends KafkaJSError {
   code: number
   constructor(e: string | (ErrorLike & { type?: string; code?: number; retriable?: boolean }), { retriable }: { retriable?: boolean } = {}) {
     const info = typeof e === 'string' ? { message: e } : e
-    super(info, { retriable: retriable ?? (typeof e === 'object' ? e.retriable : undefined) ?? false })
+    super(info, { retriable: retriable ?? (typeof e === 'object' ? e.retriable : undefined) ?? true })
     this.type = info.type ?? 'UNKNOWN'
     this.code = info.code ?? -1
     this.name = 'KafkaJSProtocolError'
@@ -284,7 +284,7 @@ const BY_KAFKALITE_CODE: Record<string, keyof typeof PROTOCOL> = {
 /** A protocol error of `type`, with `message` (default Kafka's) and the original error as `cause`. */
 export function protocolError(type: keyof typeof PROTOCOL, message?: string, cause?: unknown): KafkaJSProtocolError {
   const e = new KafkaJSProtocolError({ ...PROTOCOL[type], message: message ?? PROTOCOL[type].message })
-  if (cause !== undefined) e.cause = cause
+  if (cause !== undefined) e.cause = cause as Error
   return e
 }
 
@@ -295,7 +295,7 @@ export function toKafkaJSError(err: unknown, context: { topic?: string; partitio
   const message = (err as Error)?.message ?? String(err)
   if (code === 'OFFSET_OUT_OF_RANGE') {
     const e = new KafkaJSOffsetOutOfRange(message, context)
-    e.cause = err
+    e.cause = err as Error
     return e
   }
   if (code === 'INVARIANT_VIOLATION') return new KafkaJSInvariantViolation(message)

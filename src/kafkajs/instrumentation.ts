@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto'
 import createDebug from 'debug'
 import { logLevel } from './constants.js'
+import { KafkaJSNonRetriableError } from './errors.js'
 import type { InstrumentationEvent, LogEntry, Logger, logCreator, RemoveInstrumentationEventListener } from './types.js'
 
 const debug = createDebug('kafkalite:kafkajs')
@@ -18,7 +19,7 @@ export class Instrumentation<Events extends Record<string, string>> {
 
   on(eventName: string, listener: (event: InstrumentationEvent<any>) => void): RemoveInstrumentationEventListener<string> {
     if (!this.known.has(eventName)) {
-      throw new TypeError(`Event name should be one of ${[...this.known].join(', ')}`)
+      throw new KafkaJSNonRetriableError(`Event name should be one of ${[...this.known].join(', ')}`)
     }
     if (!this.listeners.has(eventName)) this.listeners.set(eventName, new Set())
     this.listeners.get(eventName)!.add(listener)

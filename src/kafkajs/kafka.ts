@@ -84,6 +84,10 @@ export class Kafka {
     if (!config || typeof config.groupId !== 'string' || config.groupId === '') {
       throw new KafkaJSNonRetriableError('Consumer groupId must be a non-empty string.')
     }
+    const session = config.sessionTimeout ?? 30_000
+    if ((config.heartbeatInterval ?? 3_000) >= session) {
+      throw new KafkaJSNonRetriableError(`Consumer heartbeatInterval (${config.heartbeatInterval}) must be lower than sessionTimeout (${session}). It is recommended to set heartbeatInterval to approximately a third of the sessionTimeout.`)
+    }
     return new Consumer(this.context, config)
   }
 

@@ -4,7 +4,7 @@
 // RecordMetadata (offsets as strings). Called by user code through `kafka.producer(config)`.
 import type { Acks, Broker, Producer as CoreProducer, ProducerMessage, RecordMetadata as CoreMetadata } from '../index.js'
 import { CompressionTypes, Partitioners } from './constants.js'
-import { KafkaJSNonRetriableError, KafkaJSNotImplemented, protocolError, toKafkaJSError } from './errors.js'
+import { KafkaJSError, KafkaJSNonRetriableError, KafkaJSNotImplemented, protocolError, toKafkaJSError } from './errors.js'
 import { Instrumentation } from './instrumentation.js'
 import type { ClientContext } from './kafka.js'
 import type {
@@ -108,15 +108,19 @@ export class Producer {
     const topicMessages = batch?.topicMessages
     if (!Array.isArray(topicMessages)) throw new KafkaJSNonRetriableError('Invalid topicMessages array')
     for (const tm of topicMessages) validate(tm)
-    const broker = await this.open()
+    if (!this.broker) throw new KafkaJSError('The producer is disconnected')
+    const broker = this.broker
+    // KafkaJS merges the messages of one topic into one request.
+    const byTopic = new Map<string, Message[]>()
+    for (const { topic, messages } of topicMessages) byTopic.set(topic, [...(byTopic.get(topic) ?? []), ...messages])
     const out: RecordMetadata[] = []
-    for (const { topic, messages } of topicMessages) {
+    for (const [topic, messages] of byTopic) {
       try {
         await this.ensureTopic(broker, topic)
         const partitionMetadata = metadataOf(broker, topic)
         const core = messages.map((m) => toCoreMessage(m, this.partition({ topic, partitionMetadata, message: m })))
         const metas = await send(topic, core)
-        out.push(...perPartition(broker, topic, metas))
+        if (batch.acks !== 0) out.push(...perPartition(broker, topic, metas))
       } catch (err) {
         throw toKafkaJSError(err, { topic })
       }
@@ -129,7 +133,8 @@ export class Producer {
     const id = this.config.transactionalId
     if (id === undefined) throw new KafkaJSNonRetriableError('Must provide transactional id for transactional producer')
     if (this.activeTransaction) throw new KafkaJSNonRetriableError('There is already an ongoing transaction for this producer. Please end the transaction before beginning another.')
-    const broker = await this.open()
+    if (!this.broker) throw new KafkaJSError('The producer is disconnected')
+    const broker = this.broker
     this.txProducer ??= broker.producer({ transactionalId: id, transactionTimeoutMs: this.config.transactionTimeout })
     try {
       const tx = new Transaction(this, await this.txProducer.transaction(), () => {
@@ -223,7 +228,7 @@ export class Transaction {
   }
 
   private assertActive(): void {
-    if (!this.active) throw new KafkaJSNonRetriableError('Transaction is not active')
+    if (!this.active) throw new KafkaJSNonRetriableError('Cannot continue to use transaction once ended')
   }
 }
 
