@@ -55,3 +55,8 @@ test('every bin is an executable node script that runs', () => {
     assert.equal(r.stdout.trim(), JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version, `${name} --version prints the package version`)
   }
 })
+
+test("the README's KafkaJS test double runs against the built package and its process exits by itself", () => {
+  const r = spawnSync(process.execPath, ['--test', '--import', 'tsx', 'examples/kafkajs-test-double.test.ts'], { cwd: root, encoding: 'utf8', timeout: 30_000 })
+  assert.equal(r.status, 0, `the example passes and exits (no open handles): ${r.stdout.slice(-800)}${r.stderr.slice(-800)}`)
+})
