@@ -68,11 +68,13 @@ export {
 } from './client/group/consumer-group.js'
 export type { GroupState } from './client/group/coordinator.js'
 export type { GroupOptions } from './client/group/session.js'
+export type { JoinInfo } from './client/group/membership.js'
 export {
   rangeAssignor,
   roundRobinAssignor,
   cooperativeStickyAssignor,
   type PartitionAssignor,
+  type SyncPartitionAssignor,
   type AssignArgs,
   type AssignorMember,
   type RebalanceProtocol,

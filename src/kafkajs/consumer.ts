@@ -6,11 +6,11 @@
 // committed, the partition is sought back to the first unresolved message and retried with
 // KafkaJS's backoff; after `retry.retries` the consumer emits CRASH and, when restartOnFailure
 // allows (the default), goes on retrying, else stops. Called by user code through kafka.consumer().
-import type { Batch as CoreBatch, Broker, Consumer as CoreConsumer, Message as CoreMessage } from '../index.js'
-import { KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, toKafkaJSError } from './errors.js'
+import type { Batch as CoreBatch, Broker, Consumer as CoreConsumer, Message as CoreMessage, JoinInfo, PartitionAssignor } from '../index.js'
+import { KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, protocolError, toKafkaJSError } from './errors.js'
 import { Instrumentation } from './instrumentation.js'
 import type { ClientContext } from './kafka.js'
-import { ROUND_ROBIN } from './constants.js'
+import { AssignerProtocol, ROUND_ROBIN } from './constants.js'
 import type {
   Batch,
   ConsumerConfig,
@@ -24,6 +24,7 @@ import type {
   Logger,
   Offsets,
   OffsetsByTopicPartition,
+  PartitionAssigner,
   RemoveInstrumentationEventListener,
   TopicPartitionOffset,
   TopicPartitionOffsetAndMetadata,
@@ -72,7 +73,8 @@ export class Consumer {
   private sought = new Set<string>()
   private pendingSeeks: TopicPartitionOffset[] = []
   private failures = new Map<string, number>()
-  private wakeSleep: (() => void) | null = null
+  /** Ends the retry backoffs under way (stop()). */
+  private sleepers = new Set<() => void>()
   /** HEARTBEAT events every heartbeatInterval while running (the group session itself is kafkalite's). */
   private heartbeats: NodeJS.Timeout | null = null
   private runConfig: Required<Pick<ConsumerRunConfig, 'autoCommit' | 'eachBatchAutoResolve'>> & ConsumerRunConfig = { autoCommit: true, eachBatchAutoResolve: true }
@@ -108,7 +110,10 @@ export class Consumer {
       if (typeof t !== 'string' && !(t instanceof RegExp)) throw new KafkaJSNonRetriableError(`Invalid topic ${String(t)}, the topic name has to be a String or a RegExp`)
     }
     const broker = await this.open()
-    if (this.config.allowAutoTopicCreation ?? true) {
+    if (!(this.config.allowAutoTopicCreation ?? true)) {
+      const missing = topics.find((t) => typeof t === 'string' && !broker.hasTopic(t))
+      if (missing !== undefined) throw protocolError('UNKNOWN_TOPIC_OR_PARTITION', `This server does not host this topic-partition: ${String(missing)}`)
+    } else {
       for (const t of topics) {
         if (typeof t === 'string' && !broker.hasTopic(t)) {
           await broker.createTopic(t).catch((err: { code?: string }) => {
@@ -143,7 +148,7 @@ export class Consumer {
       heartbeatIntervalMs: c.heartbeatInterval,
       maxBytes: c.maxBytes,
       maxBytesPerPartition: c.maxBytesPerPartition,
-      partitionAssigners: assignersOf(c),
+      partitionAssigners: assignersOf(c, broker, this.context.logger),
       retry: { retries: 0 },
       onPartitionsRevoked: (tps) => this.onRevoked(tps),
       onPartitionsAssigned: (tps) => this.onAssigned(tps),
@@ -153,6 +158,17 @@ export class Consumer {
     this.heartbeats = setInterval(() => void this.heartbeat(), c.heartbeatInterval ?? 3000)
     this.heartbeats.unref()
     core.on('crash', (e: { error: unknown }) => this.crashed(e.error))
+    core.on('group.join', (j: JoinInfo) =>
+      this.instrumentation.emit(EVENTS.GROUP_JOIN, {
+        duration: j.durationMs,
+        groupId: j.groupId,
+        isLeader: j.leaderId === j.memberId,
+        leaderId: j.leaderId,
+        groupProtocol: protocolName(j.protocol),
+        memberId: j.memberId,
+        memberAssignment: Object.fromEntries(j.assignment.map((t) => [t.topic, t.partitions])),
+      }),
+    )
     try {
       await core.subscribe({ topics: this.subscriptions.flatMap((s) => s.topics) })
       await core.run({ eachBatch: (b) => this.processBatch(b) })
@@ -171,12 +187,14 @@ export class Consumer {
     if (!core) return
     this.running = false
     this.stopHeartbeats()
-    this.wakeSleep?.()
+    for (const wake of [...this.sleepers]) wake()
+    await this.settle()
     if (this.runConfig.autoCommit) await this.commitResolved().catch((err) => this.context.logger.error('commit at stop failed', { error: err?.message }))
     this.core = null
     await core.close()
     this.resolved.clear()
     this.committed.clear()
+    this.userPaused.clear()
     this.instrumentation.emit(EVENTS.STOP, null)
   }
 
@@ -210,15 +228,41 @@ export class Consumer {
   pause(topics: Array<{ topic: string; partitions?: number[] }>): void {
     if (!this.core) throw new KafkaJSNonRetriableError('Consumer group was not initialized, consumer#run must be called first')
     this.core.pause(checkTopicPartitions(topics))
+    this.markPaused(topics, true)
   }
 
   resume(topics: Array<{ topic: string; partitions?: number[] }>): void {
     if (!this.core) throw new KafkaJSNonRetriableError('Consumer group was not initialized, consumer#run must be called first')
-    this.core.resume(checkTopicPartitions(topics))
+    const list = checkTopicPartitions(topics)
+    this.markPaused(list, false)
+    // Partitions handled in the background resume when their batch is done.
+    this.core.resume(list.map(({ topic, partitions }) => ({ topic, partitions: (partitions ?? this.allPartitions(topic)).filter((p) => !this.inFlight.has(tpKey(topic, p))) })))
+  }
+
+  private allPartitions(topic: string): number[] {
+    return this.broker?.hasTopic(topic) ? Array.from({ length: this.broker.topic(topic).partitions }, (_, i) => i) : []
   }
 
   paused(): TopicPartitions[] {
-    return this.core?.paused() ?? []
+    const byTopic = new Map<string, number[]>()
+    for (const key of this.userPaused) {
+      const [topic, p] = key.split('\u0000') as [string, string]
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), Number(p)].sort((a, b) => a - b))
+    }
+    return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }))
+  }
+
+  /** Partitions the application paused (kafkalite's consumer also pauses those handled in the background). */
+  private userPaused = new Set<string>()
+
+  private markPaused(topics: Array<{ topic: string; partitions?: number[] }>, paused: boolean): void {
+    for (const { topic, partitions } of topics) {
+      const list = partitions ?? (this.broker?.hasTopic(topic) ? Array.from({ length: this.broker.topic(topic).partitions }, (_, i) => i) : [])
+      for (const p of list) {
+        if (paused) this.userPaused.add(tpKey(topic, p))
+        else this.userPaused.delete(tpKey(topic, p))
+      }
+    }
   }
 
   async describeGroup(): Promise<GroupDescription> {
@@ -262,18 +306,6 @@ export class Consumer {
   private async onAssigned(tps: Array<{ topic: string; partitions: number[] }>): Promise<void> {
     const core = this.core
     if (!core) return
-    const assignment = Object.fromEntries(tps.map((t) => [t.topic, t.partitions]))
-    const meta = core.groupMetadata()
-    const members = this.broker!.group(this.config.groupId).describe().members.map((m) => m.memberId).sort()
-    this.instrumentation.emit(EVENTS.GROUP_JOIN, {
-      duration: 0,
-      groupId: this.config.groupId,
-      isLeader: members[0] === meta?.memberId,
-      leaderId: members[0] ?? meta?.memberId ?? '',
-      groupProtocol: protocolName(this.broker!.group(this.config.groupId).describe().protocol),
-      memberId: meta?.memberId ?? '',
-      memberAssignment: assignment,
-    })
     const seeks = this.pendingSeeks
     this.pendingSeeks = []
     for (const s of seeks) {
@@ -285,11 +317,41 @@ export class Consumer {
   private async onRevoked(tps: Array<{ topic: string; partitions: number[] }>): Promise<void> {
     const meta = this.core?.groupMetadata()
     this.instrumentation.emit(EVENTS.REBALANCING, { groupId: this.config.groupId, memberId: meta?.memberId ?? '' })
+    await this.settle(tps)
     if (this.runConfig.autoCommit) await this.commitResolved(tps).catch(() => undefined)
     for (const { topic, partitions } of tps) for (const p of partitions) this.resolved.delete(tpKey(topic, p))
   }
 
+  /**
+   * Called by kafkalite's consumer with each batch. With partitionsConsumedConcurrently > 1, the
+   * batch is handled in the background (up to that many partitions at once) while its partition is
+   * paused in kafkalite's consumer, so that batches of one partition still come one at a time.
+   */
   private async processBatch(b: CoreBatch): Promise<void> {
+    const limit = Math.max(1, Math.floor(this.runConfig.partitionsConsumedConcurrently ?? 1))
+    if (limit === 1) return this.handleBatch(b)
+    while (this.inFlight.size >= limit) await Promise.race(this.inFlight.values())
+    const core = this.core
+    if (!core || !this.running) return
+    const key = tpKey(b.topic, b.partition)
+    core.pause([{ topic: b.topic, partitions: [b.partition] }])
+    const task = this.handleBatch(b).finally(() => {
+      this.inFlight.delete(key)
+      if (this.core === core && this.running && !this.userPaused.has(key)) core.resume([{ topic: b.topic, partitions: [b.partition] }])
+    })
+    this.inFlight.set(key, task)
+  }
+
+  /** Batches being handled in the background, by partition. */
+  private inFlight = new Map<string, Promise<void>>()
+
+  /** Waits for the background batches (of these partitions, or all). */
+  private async settle(only?: Array<{ topic: string; partitions: number[] }>): Promise<void> {
+    const keys = only ? only.flatMap((t) => t.partitions.map((p) => tpKey(t.topic, p))) : [...this.inFlight.keys()]
+    await Promise.all(keys.map((k) => this.inFlight.get(k)).filter(Boolean))
+  }
+
+  private async handleBatch(b: CoreBatch): Promise<void> {
     const core = this.core
     if (!core || !this.running) return
     const key = tpKey(b.topic, b.partition)
@@ -319,16 +381,13 @@ export class Consumer {
   private async eachMessage(batch: Batch): Promise<void> {
     const { topic, partition } = batch
     const key = tpKey(topic, partition)
-    const pause = (): (() => void) => {
-      this.core?.pause([{ topic, partitions: [partition] }])
-      return () => this.core?.resume([{ topic, partitions: [partition] }])
-    }
+    const pause = (): (() => void) => this.pausePartition(topic, partition)
     for (const message of batch.messages) {
       if (!this.running || this.sought.has(key)) break
       await this.runConfig.eachMessage!({ topic, partition, message, heartbeat: () => this.heartbeat(), pause })
       this.resolve(topic, partition, Number(message.offset))
       if (this.runConfig.autoCommit) await this.commitIfNecessary()
-      if (this.core?.paused().some((p) => p.topic === topic && p.partitions.includes(partition))) break
+      if (this.userPaused.has(key)) break
     }
   }
 
@@ -339,10 +398,7 @@ export class Consumer {
       batch,
       resolveOffset: (offset: string) => this.resolve(topic, partition, Number(offset)),
       heartbeat: () => this.heartbeat(),
-      pause: () => {
-        this.core?.pause([{ topic, partitions: [partition] }])
-        return () => this.core?.resume([{ topic, partitions: [partition] }])
-      },
+      pause: () => this.pausePartition(topic, partition),
       commitOffsetsIfNecessary: async (offsets?: Offsets) => {
         if (offsets) return this.commit(offsets.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: Number(p.offset) }))))
         if (this.runConfig.autoCommit) return this.commitIfNecessary()
@@ -355,6 +411,12 @@ export class Consumer {
       const last = batch.messages[batch.messages.length - 1]
       if (last) this.resolve(topic, partition, Number(last.offset))
     }
+  }
+
+  /** payload.pause(): pauses the partition in hand; the function it returns resumes it. */
+  private pausePartition(topic: string, partition: number): () => void {
+    this.pause([{ topic, partitions: [partition] }])
+    return () => this.resume([{ topic, partitions: [partition] }])
   }
 
   private resolve(topic: string, partition: number, offset: number): void {
@@ -454,14 +516,14 @@ export class Consumer {
     const base = Math.min(retry.maxRetryTime, retry.initialRetryTime * retry.multiplier ** Math.min(attempt - 1, 30))
     const delay = Math.round(base * (1 - retry.factor + Math.random() * 2 * retry.factor))
     await new Promise<void>((resolve) => {
-      const t = setTimeout(done, delay)
-      function done(): void {
+      const done = (): void => {
         clearTimeout(t)
+        this.sleepers.delete(done)
         resolve()
       }
-      this.wakeSleep = done
+      const t = setTimeout(done, delay)
+      this.sleepers.add(done)
     })
-    this.wakeSleep = null
     const core = this.core
     if (core && this.running && !this.sought.has(key)) this.rewind(core, b, this.resolved.get(key)?.offset)
   }
@@ -483,15 +545,59 @@ function checkTopicPartitions(list: Array<{ topic: string; partitions?: number[]
   return list
 }
 
-function assignersOf(c: ConsumerConfig): Array<'roundrobin'> | undefined {
+/**
+ * The group's assignors: KafkaJS's roundRobin runs as kafkalite's; a custom KafkaJS assigner is
+ * adapted (its assign() gets the members' metadata in KafkaJS's format and a cluster that knows
+ * the topics' partitions). userData from an assigner's protocol() is not carried.
+ */
+function assignersOf(c: ConsumerConfig, broker: Broker, logger: Logger): Array<'roundrobin' | PartitionAssignor> {
   const list = c.partitionAssigners
   if (!list || list.length === 0) return ['roundrobin']
-  for (const a of list) {
-    if (!(a as unknown as Record<symbol, unknown>)[ROUND_ROBIN]) {
-      throw new KafkaJSNonRetriableError('custom partition assigners are not supported by kafkalite/kafkajs; use PartitionAssigners.roundRobin')
-    }
+  return list.map((a) => ((a as unknown as Record<symbol, unknown>)[ROUND_ROBIN] ? 'roundrobin' : adaptAssigner(a, broker, c.groupId, logger)))
+}
+
+function adaptAssigner(factory: PartitionAssigner, broker: Broker, groupId: string, logger: Logger): PartitionAssignor {
+  const partitionMetadata = (topic: string) =>
+    Array.from({ length: broker.hasTopic(topic) ? broker.topic(topic).partitions : 0 }, (_, partitionId) => ({
+      partitionErrorCode: 0,
+      partitionId,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+    }))
+  const cluster = {
+    getNodeIds: () => [0],
+    isConnected: () => true,
+    findTopicPartitionMetadata: partitionMetadata,
+    metadata: async () => ({
+      brokers: [{ nodeId: 0, host: 'localhost', port: 9092 }],
+      topicMetadata: broker.topics().map((t) => ({ topicErrorCode: 0, topic: t.name, partitionMetadata: partitionMetadata(t.name) })),
+    }),
   }
-  return ['roundrobin']
+  const assigner = factory({ cluster, groupId, logger })
+  if (!assigner || typeof assigner.name !== 'string' || typeof assigner.assign !== 'function') {
+    throw new KafkaJSNonRetriableError('a partition assigner must return { name, version, assign, protocol }')
+  }
+  return {
+    name: assigner.name,
+    rebalanceProtocol: 'eager',
+    async assign({ members }) {
+      const topics = [...new Set(members.flatMap((m) => m.subscription.topics))]
+      const result = await assigner.assign({
+        members: members.map((m) => ({
+          memberId: m.memberId,
+          memberMetadata: AssignerProtocol.MemberMetadata.encode({ version: assigner.version ?? 0, topics: m.subscription.topics, userData: m.subscription.userData ?? Buffer.alloc(0) }),
+        })),
+        topics,
+      })
+      const out = new Map<string, Array<{ topic: string; partitions: number[] }>>()
+      for (const { memberId, memberAssignment } of result) {
+        const decoded = AssignerProtocol.MemberAssignment.decode(memberAssignment)
+        out.set(memberId, Object.entries(decoded?.assignment ?? {}).map(([topic, partitions]) => ({ topic, partitions })))
+      }
+      return out
+    },
+  }
 }
 
 function headersOf(h: CoreMessage['headers']): IHeaders {

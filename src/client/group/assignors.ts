@@ -20,6 +20,12 @@ export interface PartitionAssignor {
   name: string
   /** eager: every member revokes everything before a rebalance; cooperative: only moved partitions. */
   rebalanceProtocol: RebalanceProtocol
+  /** Each member's partitions; may resolve later (the group leader awaits it before it syncs). */
+  assign(args: AssignArgs): Map<string, TopicPartitions[]> | Promise<Map<string, TopicPartitions[]>>
+}
+
+/** kafkalite's own assignors, which answer at once. */
+export interface SyncPartitionAssignor extends PartitionAssignor {
   assign(args: AssignArgs): Map<string, TopicPartitions[]>
 }
 
@@ -46,7 +52,7 @@ function toAssignment(members: AssignorMember[], pairs: Map<string, Array<[strin
 }
 
 /** Java's RangeAssignor: per topic, consecutive ranges to the subscribed members sorted by id. */
-export const rangeAssignor: PartitionAssignor = {
+export const rangeAssignor: SyncPartitionAssignor = {
   name: 'range',
   rebalanceProtocol: 'eager',
   assign({ members, partitionsPerTopic }) {
@@ -69,7 +75,7 @@ export const rangeAssignor: PartitionAssignor = {
 }
 
 /** Java's RoundRobinAssignor: all partitions in (topic, partition) order dealt to members in id order. */
-export const roundRobinAssignor: PartitionAssignor = {
+export const roundRobinAssignor: SyncPartitionAssignor = {
   name: 'roundrobin',
   rebalanceProtocol: 'eager',
   assign({ members, partitionsPerTopic }) {
@@ -97,7 +103,7 @@ export const roundRobinAssignor: PartitionAssignor = {
  * only what balance needs, and withholds a moved partition from its new owner for one round so the
  * old owner revokes it first (the follow-up rebalance hands it over).
  */
-export const cooperativeStickyAssignor: PartitionAssignor = {
+export const cooperativeStickyAssignor: SyncPartitionAssignor = {
   name: 'cooperative-sticky',
   rebalanceProtocol: 'cooperative',
   assign({ members, partitionsPerTopic }) {

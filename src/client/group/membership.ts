@@ -34,6 +34,19 @@ export interface MembershipHooks {
   onAssign(partitions: TopicPartitions[]): Promise<void>
   /** Called when the coordinator starts a rebalance (wake the consumer's loop). */
   onRebalanceNeeded(): void
+  /** Called after every join and sync, with the generation and this member's whole assignment. */
+  onJoined?(info: JoinInfo): void
+}
+
+/** One completed join of a member: what the consumer's 'group.join' event carries. */
+export interface JoinInfo {
+  groupId: string
+  memberId: string
+  generationId: number
+  leaderId: string
+  protocol: string
+  assignment: TopicPartitions[]
+  durationMs: number
 }
 
 export type TpSet = Set<string>
@@ -115,6 +128,7 @@ export class GroupMembership {
       name: a.name,
       metadata: encodeSubscription({ topics: this.topics, ownedPartitions: owned, generationId: this.generationId }),
     }))
+    const joinStartedMs = Date.now()
     const join = await this.coordinator.joinGroup({
       groupId: this.options.groupId,
       memberId: this.memberId,
@@ -132,7 +146,7 @@ export class GroupMembership {
     this.generationId = join.generationId
     this.protocol = this.options.assignors.find((a) => a.name === join.protocolName) ?? null
     let assignments: Array<{ memberId: string; assignment: Buffer }> = []
-    if (join.leader === join.memberId) assignments = this.runAssignor(join.protocolName, join.members)
+    if (join.leader === join.memberId) assignments = await this.runAssignor(join.protocolName, join.members)
     const bytes = await this.coordinator.syncGroup({
       groupId: this.options.groupId,
       generationId: join.generationId,
@@ -146,18 +160,27 @@ export class GroupMembership {
     if (revoked.length > 0) await this.revoke(revoked)
     this.owned = next
     if (added.length > 0) await this.hooks.onAssign(fromSet(added))
+    this.hooks.onJoined?.({
+      groupId: this.options.groupId,
+      memberId: join.memberId,
+      generationId: join.generationId,
+      leaderId: join.leader,
+      protocol: join.protocolName,
+      assignment: fromSet(next),
+      durationMs: Date.now() - joinStartedMs,
+    })
     debug('group %s: member %s generation %d owns %d partitions', this.options.groupId, this.memberId, this.generationId, next.size)
     // Cooperative: partitions this member gave up go to their new owner in a follow-up round.
     if (revoked.length > 0 && this.protocol?.rebalanceProtocol === 'cooperative') this.needsRejoin = true
     return !this.needsRejoin
   }
 
-  private runAssignor(name: string, members: Array<{ memberId: string; metadata: Buffer }>): Array<{ memberId: string; assignment: Buffer }> {
+  private async runAssignor(name: string, members: Array<{ memberId: string; metadata: Buffer }>): Promise<Array<{ memberId: string; assignment: Buffer }>> {
     const assignor = this.options.assignors.find((a) => a.name === name)
     if (!assignor) throw new KafkaliteError(`group ${this.options.groupId} chose protocol ${name}, which this member does not have`)
     const decoded = members.map((m) => ({ memberId: m.memberId, subscription: decodeSubscription(m.metadata) }))
     const topics = [...new Set(decoded.flatMap((m) => m.subscription.topics))]
-    const result = assignor.assign({ members: decoded, partitionsPerTopic: this.hooks.partitionCounts(topics) })
+    const result = await assignor.assign({ members: decoded, partitionsPerTopic: this.hooks.partitionCounts(topics) })
     return decoded.map((m) => ({ memberId: m.memberId, assignment: encodeAssignment({ assigned: result.get(m.memberId) ?? [] }) }))
   }
 

@@ -92,6 +92,7 @@ export class GroupSession {
         onRevoke: (tps) => this.revoke(tps),
         onAssign: (tps) => this.assign(tps),
         onRebalanceNeeded: () => this.host.wake(),
+        onJoined: (info) => this.host.emit('group.join', info),
       },
     )
   }

@@ -6,7 +6,7 @@ import {
   rangeAssignor,
   roundRobinAssignor,
   type AssignorMember,
-  type PartitionAssignor,
+  type SyncPartitionAssignor,
 } from '../../../../src/client/group/assignors.js'
 import type { TopicPartitions } from '../../../../src/client/group/consumer-protocol.js'
 
@@ -34,7 +34,7 @@ const scenario = fc.record({
   members: fc.integer({ min: 1, max: 12 }),
 })
 
-for (const assignor of [rangeAssignor, roundRobinAssignor, cooperativeStickyAssignor] as PartitionAssignor[]) {
+for (const assignor of [rangeAssignor, roundRobinAssignor, cooperativeStickyAssignor] as SyncPartitionAssignor[]) {
   test(`${assignor.name}: every partition to exactly one subscribed member`, () => {
     fc.assert(
       fc.property(scenario, fc.array(fc.uniqueArray(fc.constantFrom('a', 'b', 'c', 'd'), { minLength: 1 }), { minLength: 1, maxLength: 8 }), (s, subs) => {
