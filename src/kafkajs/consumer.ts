@@ -6,11 +6,12 @@
 // committed, the partition is sought back to the first unresolved message and retried with
 // KafkaJS's backoff; after `retry.retries` the consumer emits CRASH and, when restartOnFailure
 // allows (the default), goes on retrying, else stops. Called by user code through kafka.consumer().
-import type { Batch as CoreBatch, Broker, Consumer as CoreConsumer, Message as CoreMessage, JoinInfo, PartitionAssignor } from '../index.js'
+import type { Batch as CoreBatch, Broker, Consumer as CoreConsumer, JoinInfo } from '../index.js'
 import { KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, protocolError, toKafkaJSError } from './errors.js'
 import { Instrumentation } from './instrumentation.js'
 import type { ClientContext } from './kafka.js'
-import { AssignerProtocol, ROUND_ROBIN } from './constants.js'
+import { assignersOf } from './assigners.js'
+import { batchInfo, checkTopicPartitions, toBatch } from './payloads.js'
 import type {
   Batch,
   ConsumerConfig,
@@ -19,12 +20,9 @@ import type {
   ConsumerSubscribeTopic,
   ConsumerSubscribeTopics,
   GroupDescription,
-  IHeaders,
-  KafkaMessage,
   Logger,
   Offsets,
   OffsetsByTopicPartition,
-  PartitionAssigner,
   RemoveInstrumentationEventListener,
   TopicPartitionOffset,
   TopicPartitionOffsetAndMetadata,
@@ -531,109 +529,5 @@ export class Consumer {
   private crashed(err: unknown): void {
     this.instrumentation.emit(EVENTS.CRASH, { error: toKafkaJSError(err), groupId: this.config.groupId, restart: false })
     void this.stop()
-  }
-}
-
-function checkTopicPartitions(list: Array<{ topic: string; partitions?: number[] }>): Array<{ topic: string; partitions?: number[] }> {
-  if (!Array.isArray(list)) throw new KafkaJSNonRetriableError('Invalid topics: expected an array of { topic, partitions? }')
-  for (const t of list) {
-    if (!t || typeof t.topic !== 'string') throw new KafkaJSNonRetriableError(`Invalid topic ${JSON.stringify(t?.topic)}`)
-    if (t.partitions !== undefined && (!Array.isArray(t.partitions) || !t.partitions.every((p) => Number.isInteger(p)))) {
-      throw new KafkaJSNonRetriableError(`Array of valid partitions required to pause specific partitions instead of ${JSON.stringify(t.partitions)}`)
-    }
-  }
-  return list
-}
-
-/**
- * The group's assignors: KafkaJS's roundRobin runs as kafkalite's; a custom KafkaJS assigner is
- * adapted (its assign() gets the members' metadata in KafkaJS's format and a cluster that knows
- * the topics' partitions). userData from an assigner's protocol() is not carried.
- */
-function assignersOf(c: ConsumerConfig, broker: Broker, logger: Logger): Array<'roundrobin' | PartitionAssignor> {
-  const list = c.partitionAssigners
-  if (!list || list.length === 0) return ['roundrobin']
-  return list.map((a) => ((a as unknown as Record<symbol, unknown>)[ROUND_ROBIN] ? 'roundrobin' : adaptAssigner(a, broker, c.groupId, logger)))
-}
-
-function adaptAssigner(factory: PartitionAssigner, broker: Broker, groupId: string, logger: Logger): PartitionAssignor {
-  const partitionMetadata = (topic: string) =>
-    Array.from({ length: broker.hasTopic(topic) ? broker.topic(topic).partitions : 0 }, (_, partitionId) => ({
-      partitionErrorCode: 0,
-      partitionId,
-      leader: 0,
-      replicas: [0],
-      isr: [0],
-    }))
-  const cluster = {
-    getNodeIds: () => [0],
-    isConnected: () => true,
-    findTopicPartitionMetadata: partitionMetadata,
-    metadata: async () => ({
-      brokers: [{ nodeId: 0, host: 'localhost', port: 9092 }],
-      topicMetadata: broker.topics().map((t) => ({ topicErrorCode: 0, topic: t.name, partitionMetadata: partitionMetadata(t.name) })),
-    }),
-  }
-  const assigner = factory({ cluster, groupId, logger })
-  if (!assigner || typeof assigner.name !== 'string' || typeof assigner.assign !== 'function') {
-    throw new KafkaJSNonRetriableError('a partition assigner must return { name, version, assign, protocol }')
-  }
-  return {
-    name: assigner.name,
-    rebalanceProtocol: 'eager',
-    async assign({ members }) {
-      const topics = [...new Set(members.flatMap((m) => m.subscription.topics))]
-      const result = await assigner.assign({
-        members: members.map((m) => ({
-          memberId: m.memberId,
-          memberMetadata: AssignerProtocol.MemberMetadata.encode({ version: assigner.version ?? 0, topics: m.subscription.topics, userData: m.subscription.userData ?? Buffer.alloc(0) }),
-        })),
-        topics,
-      })
-      const out = new Map<string, Array<{ topic: string; partitions: number[] }>>()
-      for (const { memberId, memberAssignment } of result) {
-        const decoded = AssignerProtocol.MemberAssignment.decode(memberAssignment)
-        out.set(memberId, Object.entries(decoded?.assignment ?? {}).map(([topic, partitions]) => ({ topic, partitions })))
-      }
-      return out
-    },
-  }
-}
-
-function headersOf(h: CoreMessage['headers']): IHeaders {
-  return h as IHeaders
-}
-
-function toMessage(m: CoreMessage): KafkaMessage {
-  return { key: m.key, value: m.value, timestamp: String(m.timestamp), attributes: 0, offset: String(m.offset), headers: headersOf(m.headers) }
-}
-
-function toBatch(b: CoreBatch): Batch {
-  const messages = b.messages.map(toMessage)
-  const hw = b.highWatermark
-  const lastOffset = (): string => (messages.length > 0 ? messages[messages.length - 1]!.offset : String(hw - 1))
-  return {
-    topic: b.topic,
-    partition: b.partition,
-    highWatermark: String(hw),
-    messages,
-    isEmpty: () => messages.length === 0,
-    firstOffset: () => (messages.length > 0 ? messages[0]!.offset : null),
-    lastOffset,
-    offsetLag: () => String(Math.max(0, hw - 1 - Number(lastOffset()))),
-    offsetLagLow: () => String(Math.max(0, hw - 1 - Number(messages[0]?.offset ?? hw - 1))),
-  }
-}
-
-function batchInfo(batch: Batch) {
-  return {
-    topic: batch.topic,
-    partition: batch.partition,
-    highWatermark: batch.highWatermark,
-    offsetLag: batch.offsetLag(),
-    offsetLagLow: batch.offsetLagLow(),
-    batchSize: batch.messages.length,
-    firstOffset: batch.firstOffset() ?? '',
-    lastOffset: batch.lastOffset(),
   }
 }

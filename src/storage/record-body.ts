@@ -7,7 +7,7 @@
 // Record: length varint | attributes int8 | timestampDelta varlong | offsetDelta varint |
 //         keyLength varint | key | valueLength varint | value | headerCount varint |
 //         headers: headerKeyLength varint | headerKey utf8 | headerValueLength varint | headerValue
-import type { BatchHeader, DecodedRecord, RecordHeader, RecordKeyVisitor } from './record-batch.js'
+import type { BatchHeader, RecordHeader, RecordKeyVisitor } from './record-batch.js'
 import { DecodeError, VarintReader } from './varint.js'
 
 /** Smallest encoded record: seven one-byte fields. Bounds recordCount against the bytes present. */
