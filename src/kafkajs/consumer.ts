@@ -186,6 +186,8 @@ export class Consumer {
     this.running = false
     this.stopHeartbeats()
     for (const wake of [...this.sleepers]) wake()
+    // The handler in flight finishes (and its message is resolved) before the commit, as in KafkaJS.
+    await this.current?.catch(() => undefined)
     await this.settle()
     if (this.runConfig.autoCommit) await this.commitResolved().catch((err) => this.context.logger.error('commit at stop failed', { error: err?.message }))
     this.core = null
@@ -327,7 +329,15 @@ export class Consumer {
    */
   private async processBatch(b: CoreBatch): Promise<void> {
     const limit = Math.max(1, Math.floor(this.runConfig.partitionsConsumedConcurrently ?? 1))
-    if (limit === 1) return this.handleBatch(b)
+    if (limit === 1) {
+      const p = this.handleBatch(b)
+      this.current = p
+      try {
+        return await p
+      } finally {
+        if (this.current === p) this.current = null
+      }
+    }
     while (this.inFlight.size >= limit) await Promise.race(this.inFlight.values())
     const core = this.core
     if (!core || !this.running) return
@@ -339,6 +349,9 @@ export class Consumer {
     })
     this.inFlight.set(key, task)
   }
+
+  /** The batch being handled in the foreground (stop() waits for it before committing). */
+  private current: Promise<void> | null = null
 
   /** Batches being handled in the background, by partition. */
   private inFlight = new Map<string, Promise<void>>()
