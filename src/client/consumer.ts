@@ -179,6 +179,14 @@ export class Consumer extends EventEmitter {
     await this.group.commitOffsets(offsets)
   }
 
+  /**
+   * Keeps the group session alive from inside a long handler: sends a heartbeat when one is due
+   * (a member that stops heartbeating for sessionTimeoutMs is removed from its group).
+   */
+  heartbeat(): void {
+    this.group?.heartbeatIfDue()
+  }
+
   /** The partitions this consumer reads. */
   assignment(): Array<{ topic: string; partition: number }> {
     return [...this.assigned.values()].map((a) => ({ topic: a.topic, partition: a.partition.index }))

@@ -81,7 +81,8 @@ export class Admin {
   async disconnect(): Promise<void> {
     const acquired = this.broker
     this.broker = null
-    if (acquired && (await acquired.then(() => true, () => false))) await kafkajsErrors(() => this.context.release())
+    const broker = acquired ? await acquired.catch(() => null) : null
+    if (broker) await kafkajsErrors(() => this.context.release(broker))
     this.instrumentation.emit(EVENTS.DISCONNECT, null)
   }
 

@@ -6,6 +6,7 @@
 // committed, the partition is sought back to the first unresolved message and retried with
 // KafkaJS's backoff; after `retry.retries` the consumer emits CRASH and, when restartOnFailure
 // allows (the default), goes on retrying, else stops. Called by user code through kafka.consumer().
+import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Batch as CoreBatch, Broker, Consumer as CoreConsumer, JoinInfo } from '../index.js'
 import { KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, protocolError, toKafkaJSError } from './errors.js'
 import { Instrumentation } from './instrumentation.js'
@@ -54,6 +55,9 @@ const RETRY_DEFAULTS = { retries: 5, initialRetryTime: 300, maxRetryTime: 30_000
 
 const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`
 
+/** Which consumer's handler is running (stop() from inside a handler must not wait for it). */
+const handlerScope = new AsyncLocalStorage<Consumer>()
+
 export class Consumer {
   readonly events: ConsumerEvents = EVENTS
   private readonly instrumentation = new Instrumentation(EVENTS)
@@ -93,9 +97,9 @@ export class Consumer {
     const connecting = this.connecting
     if (!connecting) return
     this.connecting = null
-    await connecting.catch(() => undefined)
+    const broker = await connecting.catch(() => null)
     this.broker = null
-    await this.context.release()
+    if (broker) await this.context.release(broker)
     this.instrumentation.emit(EVENTS.DISCONNECT, null)
   }
 
@@ -125,7 +129,7 @@ export class Consumer {
 
   /** Starts consuming; resolves once the member joined its group and holds its first assignment. */
   async run(config: ConsumerRunConfig = {}): Promise<void> {
-    if (this.running) {
+    if (this.running || this.starting) {
       // KafkaJS warns and carries on.
       this.context.logger.warn('consumer#run was called, but the consumer is already running', { groupId: this.config.groupId })
       return
@@ -133,12 +137,30 @@ export class Consumer {
     if (!config.eachMessage === !config.eachBatch) throw new KafkaJSNonRetriableError('Consumer requires eachMessage or eachBatch')
     if (this.subscriptions.length === 0) throw new KafkaJSNonRetriableError('Consumer requires at least one subscription: call subscribe() before run()')
     this.runConfig = { ...config, autoCommit: config.autoCommit ?? true, eachBatchAutoResolve: config.eachBatchAutoResolve ?? true }
+    const starting = this.start()
+    this.starting = starting
+    try {
+      await starting
+    } finally {
+      if (this.starting === starting) this.starting = null
+    }
+  }
+
+  /** run() until the member holds its first assignment (stop() waits for it). */
+  private starting: Promise<void> | null = null
+  private stopping: Promise<void> | null = null
+
+  private async start(): Promise<void> {
     const broker = await this.open()
     const c = this.config
+    const anyFromBeginning = this.subscriptions.some((s) => s.fromBeginning)
     const core = broker.consumer({
       groupId: c.groupId,
       clientId: this.context.clientId,
-      fromBeginning: this.subscriptions.some((s) => s.fromBeginning),
+      // New partitions start at the end; those of topics subscribed fromBeginning are sought to
+      // the start in onAssigned (KafkaJS decides per subscription).
+      fromBeginning: false,
+      autoOffsetReset: anyFromBeginning ? 'earliest' : 'latest',
       isolation: c.readUncommitted ? 'read_uncommitted' : 'read_committed',
       autoCommit: false,
       sessionTimeoutMs: c.sessionTimeout,
@@ -153,7 +175,7 @@ export class Consumer {
     })
     this.core = core
     this.running = true
-    this.heartbeats = setInterval(() => void this.heartbeat(), c.heartbeatInterval ?? 3000)
+    this.heartbeats = setInterval(() => this.tick(), c.heartbeatInterval ?? 3000)
     this.heartbeats.unref()
     core.on('crash', (e: { error: unknown }) => this.crashed(e.error))
     core.on('group.join', (j: JoinInfo) =>
@@ -180,21 +202,34 @@ export class Consumer {
   }
 
   /** Stops consuming (committing what was resolved) and leaves the group; run() may be called again. */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop().finally(() => {
+      this.stopping = null
+    })
+    return this.stopping
+  }
+
+  private async doStop(): Promise<void> {
+    if (this.starting) await this.starting.catch(() => undefined)
     const core = this.core
     if (!core) return
     this.running = false
     this.stopHeartbeats()
     for (const wake of [...this.sleepers]) wake()
-    // The handler in flight finishes (and its message is resolved) before the commit, as in KafkaJS.
-    await this.current?.catch(() => undefined)
-    await this.settle()
+    // The handler in flight finishes (and its message is resolved) before the commit, as in
+    // KafkaJS; called from inside a handler, stop() cannot wait for that handler (it waits for it).
+    if (handlerScope.getStore() !== this) {
+      await this.current?.catch(() => undefined)
+      await this.settle()
+    }
     if (this.runConfig.autoCommit) await this.commitResolved().catch((err) => this.context.logger.error('commit at stop failed', { error: err?.message }))
     this.core = null
     await core.close()
     this.resolved.clear()
     this.committed.clear()
+    this.handedOut.clear()
     this.userPaused.clear()
+    this.pausedTopics.clear()
     this.instrumentation.emit(EVENTS.STOP, null)
   }
 
@@ -254,9 +289,15 @@ export class Consumer {
 
   /** Partitions the application paused (kafkalite's consumer also pauses those handled in the background). */
   private userPaused = new Set<string>()
+  /** Topics paused as a whole: partitions assigned later are paused too. */
+  private pausedTopics = new Set<string>()
 
   private markPaused(topics: Array<{ topic: string; partitions?: number[] }>, paused: boolean): void {
     for (const { topic, partitions } of topics) {
+      if (partitions === undefined) {
+        if (paused) this.pausedTopics.add(topic)
+        else this.pausedTopics.delete(topic)
+      }
       const list = partitions ?? (this.broker?.hasTopic(topic) ? Array.from({ length: this.broker.topic(topic).partitions }, (_, i) => i) : [])
       for (const p of list) {
         if (paused) this.userPaused.add(tpKey(topic, p))
@@ -284,7 +325,12 @@ export class Consumer {
   }
 
   private open(): Promise<Broker> {
-    this.connecting ??= this.context.acquire().then((b) => (this.broker = b))
+    if (!this.connecting) {
+      const connecting = this.context.acquire().then((b) => (this.broker = b))
+      // A failed connect can be tried again.
+      connecting.catch(() => this.connecting === connecting && (this.connecting = null))
+      this.connecting = connecting
+    }
     return this.connecting
   }
 
@@ -296,16 +342,35 @@ export class Consumer {
     } catch (err) {
       // KafkaJS resets an out-of-range seek to the default offset: earliest when subscribed fromBeginning.
       if ((err as { code?: string })?.code !== 'OFFSET_OUT_OF_RANGE') throw toKafkaJSError(err, { topic, partition })
-      const fromBeginning = this.subscriptions.some((s) => s.fromBeginning)
-      core.seek({ topic, partition, offset: fromBeginning ? p.earliestOffset(partition) : p.latestOffset(partition) })
+      core.seek({ topic, partition, offset: this.fromBeginning(topic) ? p.earliestOffset(partition) : p.latestOffset(partition) })
     }
     this.sought.add(tpKey(topic, partition))
     this.resolved.delete(tpKey(topic, partition))
   }
 
+  /** Whether `topic` was subscribed with fromBeginning (by name or by a RegExp). */
+  private fromBeginning(topic: string): boolean {
+    return this.subscriptions.some((s) => s.fromBeginning && s.topics.some((t) => (typeof t === 'string' ? t === topic : topic.search(t) !== -1)))
+  }
+
   private async onAssigned(tps: Array<{ topic: string; partitions: number[] }>): Promise<void> {
     const core = this.core
     if (!core) return
+    const committed = new Map(this.broker!.group(this.config.groupId).lag().map((l) => [tpKey(l.topic, l.partition), l.committed]))
+    for (const { topic, partitions } of tps) {
+      for (const p of partitions) {
+        const key = tpKey(topic, p)
+        // A partition (re)gained starts from the group's committed offset: nothing of before counts.
+        this.resolved.delete(key)
+        this.committed.delete(key)
+        this.handedOut.delete(key)
+        if ((committed.get(key) ?? null) === null && this.fromBeginning(topic)) core.seek({ topic, partition: p, offset: this.broker!.topic(topic).earliestOffset(p) })
+        if (this.userPaused.has(key) || this.pausedTopics.has(topic)) {
+          this.userPaused.add(key)
+          core.pause([{ topic, partitions: [p] }])
+        }
+      }
+    }
     const seeks = this.pendingSeeks
     this.pendingSeeks = []
     for (const s of seeks) {
@@ -330,7 +395,7 @@ export class Consumer {
   private async processBatch(b: CoreBatch): Promise<void> {
     const limit = Math.max(1, Math.floor(this.runConfig.partitionsConsumedConcurrently ?? 1))
     if (limit === 1) {
-      const p = this.handleBatch(b)
+      const p = handlerScope.run(this, () => this.handleBatch(b))
       this.current = p
       try {
         return await p
@@ -343,7 +408,7 @@ export class Consumer {
     if (!core || !this.running) return
     const key = tpKey(b.topic, b.partition)
     core.pause([{ topic: b.topic, partitions: [b.partition] }])
-    const task = this.handleBatch(b).finally(() => {
+    const task = handlerScope.run(this, () => this.handleBatch(b)).finally(() => {
       this.inFlight.delete(key)
       if (this.core === core && this.running && !this.userPaused.has(key)) core.resume([{ topic: b.topic, partitions: [b.partition] }])
     })
@@ -352,6 +417,9 @@ export class Consumer {
 
   /** The batch being handled in the foreground (stop() waits for it before committing). */
   private current: Promise<void> | null = null
+
+  /** Per partition, the offset after the last message handed to the application. */
+  private handedOut = new Map<string, number>()
 
   /** Batches being handled in the background, by partition. */
   private inFlight = new Map<string, Promise<void>>()
@@ -384,6 +452,7 @@ export class Consumer {
     // What was not resolved (eachBatch without auto-resolve, a pause) is fetched again.
     const next = this.resolved.get(key)?.offset
     const end = b.messages[b.messages.length - 1]!.offset + 1
+    this.handedOut.set(key, end)
     if (!this.sought.has(key) && this.running && (next === undefined || next < end)) this.rewind(core, b, next)
     // A failed commit (a rebalance under way) is retried with the next batch or at revoke.
     if (this.runConfig.autoCommit) await this.commitResolved().catch((err) => this.context.logger.warn('commit failed', { error: err?.message }))
@@ -396,7 +465,10 @@ export class Consumer {
     for (const message of batch.messages) {
       if (!this.running || this.sought.has(key)) break
       await this.runConfig.eachMessage!({ topic, partition, message, heartbeat: () => this.heartbeat(), pause })
+      // A handler that sought its partition moved it: the message in hand does not count.
+      if (this.sought.has(key)) break
       this.resolve(topic, partition, Number(message.offset))
+      this.core?.heartbeat()
       if (this.runConfig.autoCommit) await this.commitIfNecessary()
       if (this.userPaused.has(key)) break
     }
@@ -457,10 +529,22 @@ export class Consumer {
     if (due) await this.commitResolved()
   }
 
+  /**
+   * Commits the resolved offsets of the partitions this member still owns (`only` these). Where
+   * everything handed out is resolved and no batch of the partition is in hand, the consumer's
+   * position counts: it is past the transaction markers and aborted records after the last message.
+   */
   private async commitResolved(only?: Array<{ topic: string; partitions: number[] }>): Promise<void> {
-    const list = [...this.resolved.entries()]
-      .filter(([key, r]) => this.committed.get(key) !== r.offset && (!only || only.some((t) => t.topic === r.topic && t.partitions.includes(r.partition))))
-      .map(([, r]) => ({ ...r }))
+    const core = this.core
+    if (!core) return
+    const owned = new Set(core.assignment().map((a) => tpKey(a.topic, a.partition)))
+    const list: Array<{ topic: string; partition: number; offset: number }> = []
+    for (const [key, r] of this.resolved) {
+      if (!owned.has(key) || (only && !only.some((t) => t.topic === r.topic && t.partitions.includes(r.partition)))) continue
+      let offset = r.offset
+      if (offset === this.handedOut.get(key) && !this.inFlight.has(key) && this.current === null) offset = Math.max(offset, core.position(r.topic, r.partition))
+      if (this.committed.get(key) !== offset) list.push({ topic: r.topic, partition: r.partition, offset })
+    }
     if (list.length > 0) await this.commit(list)
     this.lastCommitMs = Date.now()
     this.uncommittedCount = 0
@@ -489,7 +573,17 @@ export class Consumer {
     })
   }
 
+  /** Every heartbeatInterval: the HEARTBEAT event, and (autoCommit) what was resolved meanwhile. */
+  private tick(): void {
+    void this.heartbeat()
+    if (this.runConfig.autoCommit && this.running && this.current === null && this.inFlight.size === 0) {
+      this.commitResolved().catch((err) => this.context.logger.warn('commit failed', { error: err?.message }))
+    }
+  }
+
+  /** payload.heartbeat(): keeps the group session alive from a long handler. */
   private async heartbeat(): Promise<void> {
+    this.core?.heartbeat()
     const meta = this.core?.groupMetadata()
     this.instrumentation.emit(EVENTS.HEARTBEAT, { groupId: this.config.groupId, memberId: meta?.memberId ?? '', groupGenerationId: meta?.generationId ?? -1 })
   }

@@ -18,9 +18,9 @@ export interface ClientContext {
   clientId: string
   logger: Logger
   retry: RetryOptions
-  /** Opens (or joins) the broker; each call must be paired with release(). */
+  /** Opens (or joins) the broker; each call must be paired with release() of the broker it gave. */
   acquire(): Promise<Broker>
-  release(): Promise<void>
+  release(broker: Broker): Promise<void>
 }
 
 interface Shared {
@@ -29,6 +29,8 @@ interface Shared {
 }
 
 const shared = new Map<string, Shared>()
+/** The entry each shared broker came from (a client releases the broker it got, not the key's current one). */
+const entryOf = new WeakMap<Broker, Shared>()
 
 /** Closes and forgets every broker shared by brokers list or data dir (for afterEach/afterAll). */
 export async function closeSharedBrokers(): Promise<void> {
@@ -54,23 +56,28 @@ export class Kafka {
         if (own) return own
         let s = shared.get(key!)
         if (!s) {
-          s = { broker: Broker.open(dir ? { dir } : {}), users: 0 }
-          shared.set(key!, s)
-          s.broker.catch(() => shared.get(key!) === s && shared.delete(key!))
+          const entry: Shared = { broker: Broker.open(dir ? { dir } : {}), users: 0 }
+          s = entry
+          shared.set(key!, entry)
+          entry.broker.then(
+            (b) => entryOf.set(b, entry),
+            () => shared.get(key!) === entry && shared.delete(key!),
+          )
         }
         s.users++
         return s.broker
       },
-      release: async () => {
+      release: async (broker: Broker) => {
         if (own) return
-        const s = shared.get(key!)
+        const s = entryOf.get(broker)
         if (!s) return
         s.users--
         // A data dir's broker closes with its last client (its lock and files are released); an
-        // in-memory one stays, holding the data, until closeSharedBrokers().
-        if (s.users === 0 && dir) {
+        // in-memory one stays, holding the data, until closeSharedBrokers(). One that
+        // closeSharedBrokers() already dropped is closed already.
+        if (s.users === 0 && dir && shared.get(key!) === s) {
           shared.delete(key!)
-          await (await s.broker).close()
+          await broker.close()
         }
       },
     }

@@ -67,13 +67,13 @@ export class Producer {
     const connecting = this.connecting
     if (!connecting) return
     this.connecting = null
-    await connecting.catch(() => undefined)
+    const broker = await connecting.catch(() => null)
     const producers = [...this.producers.values(), ...(this.txProducer ? [this.txProducer] : [])]
     this.producers.clear()
     this.txProducer = null
     await Promise.all(producers.map((p) => p.close().catch(() => undefined)))
     this.broker = null
-    await this.context.release()
+    if (broker) await this.context.release(broker)
     this.instrumentation.emit(EVENTS.DISCONNECT, null)
   }
 
@@ -148,7 +148,12 @@ export class Producer {
   }
 
   private open(): Promise<Broker> {
-    this.connecting ??= this.context.acquire().then((b) => (this.broker = b))
+    if (!this.connecting) {
+      const connecting = this.context.acquire().then((b) => (this.broker = b))
+      // A failed connect can be tried again.
+      connecting.catch(() => this.connecting === connecting && (this.connecting = null))
+      this.connecting = connecting
+    }
     return this.connecting
   }
 

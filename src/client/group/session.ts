@@ -127,6 +127,11 @@ export class GroupSession {
     return this.membership.subscription.map((t) => `${t}:${this.broker.hasTopic(t) ? this.broker.topic(t).partitions : -1}`).join(',')
   }
 
+  /** A heartbeat when one is due (from a handler that runs long). */
+  heartbeatIfDue(): void {
+    this.membership.heartbeatIfDue()
+  }
+
   /** Before each fetch: heartbeat when due, rejoin when asked, auto-commit when due. */
   async maintain(): Promise<void> {
     this.refreshSubscription()
