@@ -10,9 +10,14 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Batch as CoreBatch, Broker, Consumer as CoreConsumer, JoinInfo } from '../index.js'
 import { KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, protocolError, toKafkaJSError } from './errors.js'
 import { Instrumentation } from './instrumentation.js'
+import { Connection } from './connection.js'
+import { OffsetTracker, tpKey } from './offset-tracker.js'
+import { PauseState } from './pause-state.js'
+import { backoffMs, retryOptions } from './retry.js'
 import type { ClientContext } from './kafka.js'
 import { assignersOf } from './assigners.js'
-import { batchInfo, checkTopicPartitions, toBatch } from './payloads.js'
+import { batchInfo, checkTopicPartitions, groupJoinPayload, toBatch } from './payloads.js'
+import { CONSUMER_EVENTS as EVENTS } from './events.js'
 import type {
   Batch,
   ConsumerConfig,
@@ -23,37 +28,15 @@ import type {
   GroupDescription,
   Logger,
   Offsets,
-  OffsetsByTopicPartition,
   RemoveInstrumentationEventListener,
   TopicPartitionOffset,
   TopicPartitionOffsetAndMetadata,
   TopicPartitions,
 } from './types.js'
-import { describeGroupOf, protocolName } from './describe-group.js'
+import { describeGroupOf } from './describe-group.js'
 
-const EVENTS: ConsumerEvents = {
-  HEARTBEAT: 'consumer.heartbeat',
-  COMMIT_OFFSETS: 'consumer.commit_offsets',
-  GROUP_JOIN: 'consumer.group_join',
-  FETCH_START: 'consumer.fetch_start',
-  FETCH: 'consumer.fetch',
-  START_BATCH_PROCESS: 'consumer.start_batch_process',
-  END_BATCH_PROCESS: 'consumer.end_batch_process',
-  CONNECT: 'consumer.connect',
-  DISCONNECT: 'consumer.disconnect',
-  STOP: 'consumer.stop',
-  CRASH: 'consumer.crash',
-  REBALANCING: 'consumer.rebalancing',
-  RECEIVED_UNSUBSCRIBED_TOPICS: 'consumer.received_unsubscribed_topics',
-  REQUEST: 'consumer.network.request',
-  REQUEST_TIMEOUT: 'consumer.network.request_timeout',
-  REQUEST_QUEUE_SIZE: 'consumer.network.request_queue_size',
-}
 
-/** KafkaJS's defaults for retrying a failed handler. */
-const RETRY_DEFAULTS = { retries: 5, initialRetryTime: 300, maxRetryTime: 30_000, multiplier: 2, factor: 0.2 }
 
-const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`
 
 /** Which consumer's handler is running (stop() from inside a handler must not wait for it). */
 const handlerScope = new AsyncLocalStorage<Consumer>()
@@ -61,16 +44,11 @@ const handlerScope = new AsyncLocalStorage<Consumer>()
 export class Consumer {
   readonly events: ConsumerEvents = EVENTS
   private readonly instrumentation = new Instrumentation(EVENTS)
-  private broker: Broker | null = null
-  private connecting: Promise<Broker> | null = null
+  private readonly connection: Connection
   private subscriptions: Array<{ topics: Array<string | RegExp>; fromBeginning: boolean }> = []
   private core: CoreConsumer | null = null
   private running = false
-  /** Next offset to commit per partition (resolved message + 1), and what was last committed. */
-  private resolved = new Map<string, { topic: string; partition: number; offset: number }>()
-  private committed = new Map<string, number>()
-  private uncommittedCount = 0
-  private lastCommitMs = Date.now()
+  private readonly offsets = new OffsetTracker()
   /** Partitions sought since their batch started (the batch in hand is stale). */
   private sought = new Set<string>()
   private pendingSeeks: TopicPartitionOffset[] = []
@@ -85,7 +63,9 @@ export class Consumer {
   constructor(
     private readonly context: ClientContext,
     private readonly config: ConsumerConfig,
-  ) {}
+  ) {
+    this.connection = new Connection(context)
+  }
 
   async connect(): Promise<void> {
     await this.open()
@@ -94,12 +74,7 @@ export class Consumer {
 
   async disconnect(): Promise<void> {
     await this.stop()
-    const connecting = this.connecting
-    if (!connecting) return
-    this.connecting = null
-    const broker = await connecting.catch(() => null)
-    this.broker = null
-    if (broker) await this.context.release(broker)
+    if (!(await this.connection.close())) return
     this.instrumentation.emit(EVENTS.DISCONNECT, null)
   }
 
@@ -178,17 +153,7 @@ export class Consumer {
     this.heartbeats = setInterval(() => this.tick(), c.heartbeatInterval ?? 3000)
     this.heartbeats.unref()
     core.on('crash', (e: { error: unknown }) => this.crashed(e.error))
-    core.on('group.join', (j: JoinInfo) =>
-      this.instrumentation.emit(EVENTS.GROUP_JOIN, {
-        duration: j.durationMs,
-        groupId: j.groupId,
-        isLeader: j.leaderId === j.memberId,
-        leaderId: j.leaderId,
-        groupProtocol: protocolName(j.protocol),
-        memberId: j.memberId,
-        memberAssignment: Object.fromEntries(j.assignment.map((t) => [t.topic, t.partitions])),
-      }),
-    )
+    core.on('group.join', (j: JoinInfo) => this.instrumentation.emit(EVENTS.GROUP_JOIN, groupJoinPayload(j)))
     try {
       await core.subscribe({ topics: this.subscriptions.flatMap((s) => s.topics) })
       await core.run({ eachBatch: (b) => this.processBatch(b) })
@@ -225,11 +190,8 @@ export class Consumer {
     if (this.runConfig.autoCommit) await this.commitResolved().catch((err) => this.context.logger.error('commit at stop failed', { error: err?.message }))
     this.core = null
     await core.close()
-    this.resolved.clear()
-    this.committed.clear()
-    this.handedOut.clear()
-    this.userPaused.clear()
-    this.pausedTopics.clear()
+    this.offsets.clear()
+    this.pauses.clear()
     this.instrumentation.emit(EVENTS.STOP, null)
   }
 
@@ -263,13 +225,13 @@ export class Consumer {
   pause(topics: Array<{ topic: string; partitions?: number[] }>): void {
     if (!this.core) throw new KafkaJSNonRetriableError('Consumer group was not initialized, consumer#run must be called first')
     this.core.pause(checkTopicPartitions(topics))
-    this.markPaused(topics, true)
+    this.pauses.mark(topics, true, (t) => this.allPartitions(t))
   }
 
   resume(topics: Array<{ topic: string; partitions?: number[] }>): void {
     if (!this.core) throw new KafkaJSNonRetriableError('Consumer group was not initialized, consumer#run must be called first')
     const list = checkTopicPartitions(topics)
-    this.markPaused(list, false)
+    this.pauses.mark(list, false, (t) => this.allPartitions(t))
     // Partitions handled in the background resume when their batch is done.
     this.core.resume(list.map(({ topic, partitions }) => ({ topic, partitions: (partitions ?? this.allPartitions(topic)).filter((p) => !this.inFlight.has(tpKey(topic, p))) })))
   }
@@ -279,32 +241,11 @@ export class Consumer {
   }
 
   paused(): TopicPartitions[] {
-    const byTopic = new Map<string, number[]>()
-    for (const key of this.userPaused) {
-      const [topic, p] = key.split('\u0000') as [string, string]
-      byTopic.set(topic, [...(byTopic.get(topic) ?? []), Number(p)].sort((a, b) => a - b))
-    }
-    return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }))
+    return this.pauses.list()
   }
 
-  /** Partitions the application paused (kafkalite's consumer also pauses those handled in the background). */
-  private userPaused = new Set<string>()
-  /** Topics paused as a whole: partitions assigned later are paused too. */
-  private pausedTopics = new Set<string>()
-
-  private markPaused(topics: Array<{ topic: string; partitions?: number[] }>, paused: boolean): void {
-    for (const { topic, partitions } of topics) {
-      if (partitions === undefined) {
-        if (paused) this.pausedTopics.add(topic)
-        else this.pausedTopics.delete(topic)
-      }
-      const list = partitions ?? (this.broker?.hasTopic(topic) ? Array.from({ length: this.broker.topic(topic).partitions }, (_, i) => i) : [])
-      for (const p of list) {
-        if (paused) this.userPaused.add(tpKey(topic, p))
-        else this.userPaused.delete(tpKey(topic, p))
-      }
-    }
-  }
+  /** What the application paused (kafkalite's consumer also pauses partitions handled in the background). */
+  private readonly pauses = new PauseState()
 
   async describeGroup(): Promise<GroupDescription> {
     const broker = await this.open()
@@ -325,13 +266,11 @@ export class Consumer {
   }
 
   private open(): Promise<Broker> {
-    if (!this.connecting) {
-      const connecting = this.context.acquire().then((b) => (this.broker = b))
-      // A failed connect can be tried again.
-      connecting.catch(() => this.connecting === connecting && (this.connecting = null))
-      this.connecting = connecting
-    }
-    return this.connecting
+    return this.connection.open()
+  }
+
+  private get broker(): Broker | null {
+    return this.connection.broker
   }
 
   private applySeek(core: CoreConsumer, topic: string, partition: number, offset: number): void {
@@ -345,7 +284,7 @@ export class Consumer {
       core.seek({ topic, partition, offset: this.fromBeginning(topic) ? p.earliestOffset(partition) : p.latestOffset(partition) })
     }
     this.sought.add(tpKey(topic, partition))
-    this.resolved.delete(tpKey(topic, partition))
+    this.offsets.forgetResolved(tpKey(topic, partition))
   }
 
   /** Whether `topic` was subscribed with fromBeginning (by name or by a RegExp). */
@@ -361,14 +300,9 @@ export class Consumer {
       for (const p of partitions) {
         const key = tpKey(topic, p)
         // A partition (re)gained starts from the group's committed offset: nothing of before counts.
-        this.resolved.delete(key)
-        this.committed.delete(key)
-        this.handedOut.delete(key)
+        this.offsets.forget(key)
         if ((committed.get(key) ?? null) === null && this.fromBeginning(topic)) core.seek({ topic, partition: p, offset: this.broker!.topic(topic).earliestOffset(p) })
-        if (this.userPaused.has(key) || this.pausedTopics.has(topic)) {
-          this.userPaused.add(key)
-          core.pause([{ topic, partitions: [p] }])
-        }
+        if (this.pauses.inherit(topic, p)) core.pause([{ topic, partitions: [p] }])
       }
     }
     const seeks = this.pendingSeeks
@@ -384,7 +318,7 @@ export class Consumer {
     this.instrumentation.emit(EVENTS.REBALANCING, { groupId: this.config.groupId, memberId: meta?.memberId ?? '' })
     await this.settle(tps)
     if (this.runConfig.autoCommit) await this.commitResolved(tps).catch(() => undefined)
-    for (const { topic, partitions } of tps) for (const p of partitions) this.resolved.delete(tpKey(topic, p))
+    for (const { topic, partitions } of tps) for (const p of partitions) this.offsets.forgetResolved(tpKey(topic, p))
   }
 
   /**
@@ -410,16 +344,13 @@ export class Consumer {
     core.pause([{ topic: b.topic, partitions: [b.partition] }])
     const task = handlerScope.run(this, () => this.handleBatch(b)).finally(() => {
       this.inFlight.delete(key)
-      if (this.core === core && this.running && !this.userPaused.has(key)) core.resume([{ topic: b.topic, partitions: [b.partition] }])
+      if (this.core === core && this.running && !this.pauses.has(b.topic, b.partition)) core.resume([{ topic: b.topic, partitions: [b.partition] }])
     })
     this.inFlight.set(key, task)
   }
 
   /** The batch being handled in the foreground (stop() waits for it before committing). */
   private current: Promise<void> | null = null
-
-  /** Per partition, the offset after the last message handed to the application. */
-  private handedOut = new Map<string, number>()
 
   /** Batches being handled in the background, by partition. */
   private inFlight = new Map<string, Promise<void>>()
@@ -450,9 +381,9 @@ export class Consumer {
     }
     this.instrumentation.emit(EVENTS.END_BATCH_PROCESS, { ...info, duration: Date.now() - started })
     // What was not resolved (eachBatch without auto-resolve, a pause) is fetched again.
-    const next = this.resolved.get(key)?.offset
+    const next = this.offsets.next(key)
     const end = b.messages[b.messages.length - 1]!.offset + 1
-    this.handedOut.set(key, end)
+    this.offsets.handOut(key, end)
     if (!this.sought.has(key) && this.running && (next === undefined || next < end)) this.rewind(core, b, next)
     // A failed commit (a rebalance under way) is retried with the next batch or at revoke.
     if (this.runConfig.autoCommit) await this.commitResolved().catch((err) => this.context.logger.warn('commit failed', { error: err?.message }))
@@ -470,7 +401,7 @@ export class Consumer {
       this.resolve(topic, partition, Number(message.offset))
       this.core?.heartbeat()
       if (this.runConfig.autoCommit) await this.commitIfNecessary()
-      if (this.userPaused.has(key)) break
+      if (this.pauses.has(topic, partition)) break
     }
   }
 
@@ -486,7 +417,7 @@ export class Consumer {
         if (offsets) return this.commit(offsets.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: Number(p.offset) }))))
         if (this.runConfig.autoCommit) return this.commitIfNecessary()
       },
-      uncommittedOffsets: () => this.uncommittedOffsets(),
+      uncommittedOffsets: () => this.offsets.uncommitted(),
       isRunning: () => this.running,
       isStale: () => this.sought.has(key),
     })
@@ -503,51 +434,27 @@ export class Consumer {
   }
 
   private resolve(topic: string, partition: number, offset: number): void {
-    const key = tpKey(topic, partition)
-    const prev = this.resolved.get(key)?.offset ?? -1
-    if (offset + 1 <= prev) return
-    this.resolved.set(key, { topic, partition, offset: offset + 1 })
-    this.uncommittedCount++
-  }
-
-  private uncommittedOffsets(): OffsetsByTopicPartition {
-    const byTopic = new Map<string, Array<{ partition: number; offset: string }>>()
-    for (const [key, r] of this.resolved) {
-      if (this.committed.get(key) === r.offset) continue
-      if (!byTopic.has(r.topic)) byTopic.set(r.topic, [])
-      byTopic.get(r.topic)!.push({ partition: r.partition, offset: String(r.offset) })
-    }
-    return { topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) }
+    this.offsets.resolve(topic, partition, offset)
   }
 
   private async commitIfNecessary(): Promise<void> {
-    const { autoCommitInterval, autoCommitThreshold } = this.runConfig
-    if (autoCommitInterval == null && autoCommitThreshold == null) return
-    const due =
-      (autoCommitInterval != null && Date.now() - this.lastCommitMs >= autoCommitInterval) ||
-      (autoCommitThreshold != null && this.uncommittedCount >= autoCommitThreshold)
-    if (due) await this.commitResolved()
+    if (this.offsets.due(this.runConfig.autoCommitInterval, this.runConfig.autoCommitThreshold)) await this.commitResolved()
   }
 
-  /**
-   * Commits the resolved offsets of the partitions this member still owns (`only` these). Where
-   * everything handed out is resolved and no batch of the partition is in hand, the consumer's
-   * position counts: it is past the transaction markers and aborted records after the last message.
-   */
+  /** Commits the resolved offsets of the partitions this member still owns (`only` these). */
   private async commitResolved(only?: Array<{ topic: string; partitions: number[] }>): Promise<void> {
     const core = this.core
     if (!core) return
-    const owned = new Set(core.assignment().map((a) => tpKey(a.topic, a.partition)))
-    const list: Array<{ topic: string; partition: number; offset: number }> = []
-    for (const [key, r] of this.resolved) {
-      if (!owned.has(key) || (only && !only.some((t) => t.topic === r.topic && t.partitions.includes(r.partition)))) continue
-      let offset = r.offset
-      if (offset === this.handedOut.get(key) && !this.inFlight.has(key) && this.current === null) offset = Math.max(offset, core.position(r.topic, r.partition))
-      if (this.committed.get(key) !== offset) list.push({ topic: r.topic, partition: r.partition, offset })
-    }
+    const owned = new Set(
+      core
+        .assignment()
+        .filter((a) => !only || only.some((t) => t.topic === a.topic && t.partitions.includes(a.partition)))
+        .map((a) => tpKey(a.topic, a.partition)),
+    )
+    // The position counts only where no batch of the partition is in hand.
+    const list = this.offsets.pending(owned, (key, r) => (!this.inFlight.has(key) && this.current === null ? core.position(r.topic, r.partition) : undefined))
     if (list.length > 0) await this.commit(list)
-    this.lastCommitMs = Date.now()
-    this.uncommittedCount = 0
+    this.offsets.roundDone()
   }
 
   private async commit(offsets: Array<{ topic: string; partition: number; offset: number }>): Promise<void> {
@@ -558,7 +465,7 @@ export class Consumer {
     } catch (err) {
       throw toKafkaJSError(err)
     }
-    for (const o of offsets) this.committed.set(tpKey(o.topic, o.partition), o.offset)
+    this.offsets.committedNow(offsets)
     const meta = core.groupMetadata()
     const byTopic = new Map<string, Array<{ partition: number; offset: string }>>()
     for (const o of offsets) {
@@ -600,7 +507,7 @@ export class Consumer {
 
   /** A failed handler: back off (KafkaJS's retry schedule), then deliver again from the first unresolved message. */
   private async retryLater(b: CoreBatch, key: string, err: unknown): Promise<void> {
-    const retry = { ...RETRY_DEFAULTS, ...this.context.retry, ...this.config.retry }
+    const retry = retryOptions(this.context.retry, this.config.retry)
     const attempt = (this.failures.get(key) ?? 0) + 1
     this.failures.set(key, attempt)
     const error = err instanceof Error ? err : new Error(String(err))
@@ -618,8 +525,7 @@ export class Consumer {
         return
       }
     }
-    const base = Math.min(retry.maxRetryTime, retry.initialRetryTime * retry.multiplier ** Math.min(attempt - 1, 30))
-    const delay = Math.round(base * (1 - retry.factor + Math.random() * 2 * retry.factor))
+    const delay = backoffMs(retry, attempt)
     await new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(t)
@@ -630,7 +536,7 @@ export class Consumer {
       this.sleepers.add(done)
     })
     const core = this.core
-    if (core && this.running && !this.sought.has(key)) this.rewind(core, b, this.resolved.get(key)?.offset)
+    if (core && this.running && !this.sought.has(key)) this.rewind(core, b, this.offsets.next(key))
   }
 
   private crashed(err: unknown): void {

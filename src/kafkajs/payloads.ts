@@ -1,6 +1,7 @@
 // What a KafkaJS consumer hands to eachMessage/eachBatch, made from kafkalite's batches: messages
 // with string offsets and timestamps, and the batch with its lag helpers.
-import type { Batch as CoreBatch, Message as CoreMessage } from '../index.js'
+import type { Batch as CoreBatch, JoinInfo, Message as CoreMessage } from '../index.js'
+import { protocolName } from './describe-group.js'
 import { KafkaJSNonRetriableError } from './errors.js'
 import type { Batch, IHeaders, KafkaMessage } from './types.js'
 
@@ -50,5 +51,18 @@ export function batchInfo(batch: Batch) {
     batchSize: batch.messages.length,
     firstOffset: batch.firstOffset() ?? '',
     lastOffset: batch.lastOffset(),
+  }
+}
+
+/** The GROUP_JOIN event's payload for one join of the member. */
+export function groupJoinPayload(j: JoinInfo) {
+  return {
+    duration: j.durationMs,
+    groupId: j.groupId,
+    isLeader: j.leaderId === j.memberId,
+    leaderId: j.leaderId,
+    groupProtocol: protocolName(j.protocol),
+    memberId: j.memberId,
+    memberAssignment: Object.fromEntries(j.assignment.map((t) => [t.topic, t.partitions])),
   }
 }

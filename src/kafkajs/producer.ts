@@ -6,6 +6,7 @@ import type { Acks, Broker, Producer as CoreProducer, ProducerMessage, RecordMet
 import { CompressionTypes, Partitioners } from './constants.js'
 import { KafkaJSError, KafkaJSNonRetriableError, KafkaJSNotImplemented, protocolError, toKafkaJSError } from './errors.js'
 import { Instrumentation } from './instrumentation.js'
+import { Connection } from './connection.js'
 import type { ClientContext } from './kafka.js'
 import type {
   IHeaders,
@@ -35,8 +36,7 @@ const ACKS: Record<number, Acks> = { [-1]: 'all', 1: 'leader', 0: 'none' }
 export class Producer {
   readonly events: ProducerEvents = EVENTS
   private readonly instrumentation = new Instrumentation(EVENTS)
-  private broker: Broker | null = null
-  private connecting: Promise<Broker> | null = null
+  private readonly connection: Connection
   /** One kafkalite producer per (acks, compression) a send asked for. */
   private producers = new Map<string, CoreProducer>()
   private readonly partition: (args: { topic: string; partitionMetadata: PartitionMetadata[]; message: Message }) => number
@@ -50,6 +50,7 @@ export class Producer {
     private readonly context: ClientContext,
     private readonly config: ProducerConfig,
   ) {
+    this.connection = new Connection(context)
     this.partition = (config.createPartitioner ?? Partitioners.DefaultPartitioner)()
     this.autoCreate = config.allowAutoTopicCreation ?? true
     this.idempotent = config.idempotent ?? false
@@ -64,16 +65,15 @@ export class Producer {
   }
 
   async disconnect(): Promise<void> {
-    const connecting = this.connecting
-    if (!connecting) return
-    this.connecting = null
-    const broker = await connecting.catch(() => null)
+    if (!this.connection.broker) {
+      await this.connection.close()
+      return
+    }
     const producers = [...this.producers.values(), ...(this.txProducer ? [this.txProducer] : [])]
     this.producers.clear()
     this.txProducer = null
     await Promise.all(producers.map((p) => p.close().catch(() => undefined)))
-    this.broker = null
-    if (broker) await this.context.release(broker)
+    await this.connection.close()
     this.instrumentation.emit(EVENTS.DISCONNECT, null)
   }
 
@@ -148,13 +148,11 @@ export class Producer {
   }
 
   private open(): Promise<Broker> {
-    if (!this.connecting) {
-      const connecting = this.context.acquire().then((b) => (this.broker = b))
-      // A failed connect can be tried again.
-      connecting.catch(() => this.connecting === connecting && (this.connecting = null))
-      this.connecting = connecting
-    }
-    return this.connecting
+    return this.connection.open()
+  }
+
+  private get broker(): Broker | null {
+    return this.connection.broker
   }
 
   private async ensureTopic(broker: Broker, topic: string): Promise<void> {
