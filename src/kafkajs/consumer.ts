@@ -198,13 +198,13 @@ export class Consumer {
   async commitOffsets(topicPartitions: TopicPartitionOffsetAndMetadata[]): Promise<void> {
     if (!this.core) throw new KafkaJSNonRetriableError('Consumer group was not initialized, consumer#run must be called first')
     if (!Array.isArray(topicPartitions)) throw new KafkaJSNonRetriableError('Invalid offsets: expected an array of { topic, partition, offset }')
-    const offsets = topicPartitions.map(({ topic, partition, offset }) => {
+    const offsets = topicPartitions.map(({ topic, partition, offset, metadata }) => {
       const n = Number(offset)
       if (Number.isSafeInteger(n) && n < 0) throw new KafkaJSNonRetriableError('Offset must not be a negative number')
       if (typeof topic !== 'string' || !Number.isInteger(partition) || !Number.isSafeInteger(n)) {
         throw new KafkaJSNonRetriableError(`Invalid offset to commit: ${JSON.stringify({ topic, partition, offset })}`)
       }
-      return { topic, partition, offset: n }
+      return { topic, partition, offset: n, metadata: metadata ?? null }
     })
     await this.commit(offsets)
   }
@@ -457,7 +457,7 @@ export class Consumer {
     this.offsets.roundDone()
   }
 
-  private async commit(offsets: Array<{ topic: string; partition: number; offset: number }>): Promise<void> {
+  private async commit(offsets: Array<{ topic: string; partition: number; offset: number; metadata?: string | null }>): Promise<void> {
     const core = this.core
     if (!core || offsets.length === 0) return
     try {

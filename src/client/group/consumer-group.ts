@@ -57,6 +57,14 @@ export class ConsumerGroup {
     }
   }
 
+  /** The group's committed offsets, with the metadata each commit carried (sorted by topic, partition). */
+  committed(): Array<{ topic: string; partition: number; offset: number; metadata: string | null; commitTimestamp: number }> {
+    return this.coordinator.offsets
+      .all(this.groupId)
+      .map((c) => ({ topic: c.topic, partition: c.partition, offset: c.offset, metadata: c.metadata, commitTimestamp: c.commitTimestamp }))
+      .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition))
+  }
+
   /**
    * Lag of every partition the group has committed for or is assigned. The group does not know its
    * members' isolation: lag is measured to the high watermark unless asked for 'read_committed',
