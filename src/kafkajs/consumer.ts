@@ -480,9 +480,13 @@ export class Consumer {
     })
   }
 
-  /** Every heartbeatInterval: the HEARTBEAT event, and (autoCommit) what was resolved meanwhile. */
+  /**
+   * Every heartbeatInterval: the HEARTBEAT event, and (autoCommit) what was resolved meanwhile. The
+   * session itself is kept by kafkalite's consumer between fetches and by heartbeat() in handlers,
+   * as KafkaJS's: a handler stuck past sessionTimeout loses its partitions.
+   */
   private tick(): void {
-    void this.heartbeat()
+    this.emitHeartbeat()
     if (this.runConfig.autoCommit && this.running && this.current === null && this.inFlight.size === 0) {
       this.commitResolved().catch((err) => this.context.logger.warn('commit failed', { error: err?.message }))
     }
@@ -491,6 +495,10 @@ export class Consumer {
   /** payload.heartbeat(): keeps the group session alive from a long handler. */
   private async heartbeat(): Promise<void> {
     this.core?.heartbeat()
+    this.emitHeartbeat()
+  }
+
+  private emitHeartbeat(): void {
     const meta = this.core?.groupMetadata()
     this.instrumentation.emit(EVENTS.HEARTBEAT, { groupId: this.config.groupId, memberId: meta?.memberId ?? '', groupGenerationId: meta?.generationId ?? -1 })
   }
