@@ -1,0 +1,309 @@
+// `EventStore`: event streams on a kafkalite topic. A stream's events live on the partition of its id
+// (murmur2), so one stream is totally ordered; a position is { partition, offset }. Appends are
+// serialized per store: the expectation check and the append are one step, and all events of one
+// append go out in one batch (atomic). Each partition has a stream index (stream → offset of each
+// revision) kept in memory, checkpointed under `<dir>/__eventstore/<topic>/` at close, and caught up
+// from the log on open, so reading a stream reads only its own records.
+import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync, existsSync } from 'node:fs'
+import * as path from 'node:path'
+import createDebug from 'debug'
+import { Broker, InvalidConfigError, InvalidRecordError, partitionForKey, type Producer, type Topic } from '../index.js'
+import { StreamDeletedError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedRevision } from './errors.js'
+import { committedRecords, RecordReader } from './partition-log.js'
+import { DELETED, eventRecord, markerRecord, normalizeEvent, parseStored, TOMBSTONE, toRecordedEvent, type EventData, type Position, type RecordedEvent } from './record-format.js'
+import { idHash, PartitionIndex } from './stream-index.js'
+
+const debug = createDebug('kafkalite:eventstore')
+
+/** Largest append (bytes of data and metadata), as EventStoreDB's default maximum append size. */
+export const APPEND_BYTES_MAX = 1024 * 1024 - 64 * 1024
+
+/** An open kafkalite `Broker` (typed by its shape, so that a Broker from any copy of the package fits). */
+export interface BrokerLike {
+  hasTopic(name: string): boolean
+  createTopic(name: string, options?: object): Promise<unknown>
+  producer(options?: object): unknown
+  close(): Promise<void>
+}
+
+export interface EventStoreOptions {
+  /** The topic holding the streams (default 'events'; created when missing). */
+  topic?: string
+  /** Partitions of a new topic (default 1: one global order). */
+  partitions?: number
+}
+
+export interface AppendOptions {
+  expectedRevision?: ExpectedRevision
+  /** The same, under KurrentDB's name. */
+  streamState?: ExpectedRevision
+}
+
+export interface AppendResult {
+  success: true
+  /** The revision of the stream's last event: the expectation of the next append. */
+  nextExpectedRevision: number
+  /** Where the last event of this append is stored. */
+  position: Position
+}
+
+export interface ReadStreamOptions {
+  fromRevision?: 'start' | 'end' | number | bigint
+  direction?: 'forwards' | 'backwards'
+  maxCount?: number
+}
+
+export interface ReadAllOptions {
+  fromPosition?: 'start' | 'end' | Position
+  direction?: 'forwards' | 'backwards'
+  maxCount?: number
+}
+
+export class EventStore {
+  private queue: Promise<unknown> = Promise.resolve()
+  private readonly reader = new RecordReader()
+  private closed = false
+
+  private constructor(
+    private readonly broker: Broker,
+    private readonly ownsBroker: boolean,
+    private readonly topic: Topic,
+    private readonly producer: Producer,
+    private readonly indexes: PartitionIndex[],
+    private readonly checkpointDir: string | null,
+  ) {}
+
+  /** Opens the store on a data dir or an open Broker; creates its topic when missing. */
+  static async open(target: { dir: string } | { broker: BrokerLike }, options: EventStoreOptions = {}): Promise<EventStore> {
+    const name = options.topic ?? 'events'
+    const owns = !('broker' in target)
+    const broker = 'broker' in target ? (target.broker as Broker) : await Broker.open({ dir: target.dir })
+    try {
+      const topic = broker.hasTopic(name)
+        ? broker.topic(name)
+        : await broker.createTopic(name, { partitions: options.partitions ?? 1, retentionMs: -1, cleanupPolicy: 'delete' })
+      const dir = broker.inMemory ? null : path.join(broker.dir, '__eventstore', name)
+      const indexes = Array.from({ length: topic.partitions }, (_, p) => loadIndex(dir, p))
+      const store = new EventStore(broker, owns, topic, broker.producer({ acks: 'all' }), indexes, dir)
+      for (let p = 0; p < indexes.length; p++) store.catchUp(p)
+      return store
+    } catch (err) {
+      if (owns) await broker.close()
+      throw err
+    }
+  }
+
+  /** The partition of a stream: murmur2 of its id, as Kafka's default partitioner. */
+  partitionOf(streamId: string): number {
+    return partitionForKey(Buffer.from(streamId), this.indexes.length)
+  }
+
+  /**
+   * Appends events to a stream if `expectedRevision` holds ('any' by default). The check and the
+   * append are one step; all events go out in one batch. Events whose ids are all stored in the
+   * stream already (a retry) are not written again: the first append's result is returned.
+   */
+  async appendToStream(streamId: string, events: EventData | EventData[], options: AppendOptions = {}): Promise<AppendResult> {
+    const expected = options.expectedRevision ?? options.streamState ?? 'any'
+    const list = (Array.isArray(events) ? events : [events]).map(normalizeEvent)
+    checkStreamId(streamId)
+    checkExpected(expected)
+    if (list.length === 0) throw new InvalidRecordError('appendToStream needs at least one event')
+    return this.serialized(async () => {
+      const p = this.partitionOf(streamId)
+      const index = this.catchUp(p)
+      const s = index.streams.get(streamId)
+      if (s?.tombstoned) throw new StreamDeletedError(streamId)
+      const retry = this.findRetry(p, streamId, list.map((e) => e.id))
+      if (retry) return retry
+      const last = index.lastRevision(streamId)
+      checkExpectation(streamId, expected, index.visible(streamId) ? last : null)
+      const records = list.map((e, i) => eventRecord(streamId, last + 1 + i, e, p))
+      const bytes = records.reduce((n, r) => n + (r.value as Buffer).length + 256, 0)
+      if (bytes > APPEND_BYTES_MAX) throw new InvalidRecordError(`append of ${bytes} bytes is above the maximum of ${APPEND_BYTES_MAX}`)
+      const metas = await this.producer.send(this.topic.name, records)
+      this.catchUp(p)
+      const position = { partition: p, offset: metas[metas.length - 1]!.offset }
+      return { success: true as const, nextExpectedRevision: last + list.length, position }
+    })
+  }
+
+  /** The stream's last revision, or null when it has no events to read (never written, deleted). */
+  getStreamRevision(streamId: string): number | null {
+    checkStreamId(streamId)
+    const index = this.catchUp(this.partitionOf(streamId))
+    return index.visible(streamId) ? index.lastRevision(streamId) : null
+  }
+
+  /** A stream's events; StreamNotFoundError / StreamDeletedError when iterated. */
+  async *readStream(streamId: string, options: ReadStreamOptions = {}): AsyncGenerator<RecordedEvent> {
+    checkStreamId(streamId)
+    const p = this.partitionOf(streamId)
+    const index = this.catchUp(p)
+    const s = index.streams.get(streamId)
+    if (s?.tombstoned) throw new StreamDeletedError(streamId)
+    if (!s || !index.visible(streamId)) throw new StreamNotFoundError(streamId)
+    const backwards = options.direction === 'backwards'
+    const last = s.offsets.length - 1
+    const from = options.fromRevision ?? 'start'
+    let rev = from === 'start' ? (backwards ? last : s.truncateBefore) : from === 'end' ? (backwards ? last : last + 1) : Number(from)
+    let left = options.maxCount ?? Number.MAX_SAFE_INTEGER
+    const partition = this.topic.partition(p)
+    while (left > 0 && rev >= s.truncateBefore && rev <= last) {
+      const r = this.reader.at(partition, s.offsets[rev]!)
+      if (!r) throw new StreamNotFoundError(streamId)
+      yield toRecordedEvent(r, p)
+      left--
+      rev += backwards ? -1 : 1
+    }
+  }
+
+  /** Every event of every stream in position order (partition by partition). */
+  async *readAll(options: ReadAllOptions = {}): AsyncGenerator<RecordedEvent> {
+    const backwards = options.direction === 'backwards'
+    let left = options.maxCount ?? Number.MAX_SAFE_INTEGER
+    const from = options.fromPosition ?? (backwards ? 'end' : 'start')
+    const events: RecordedEvent[] = []
+    for (let p = 0; p < this.indexes.length && left > 0; p++) {
+      if (typeof from === 'object' && (backwards ? p > from.partition : p < from.partition)) continue
+      const start = typeof from === 'object' && p === from.partition && !backwards ? from.offset : 0
+      for (const r of committedRecords(this.topic.partition(p), start)) {
+        const s = parseStored(r.key, r.headers)
+        if (!s || s.type === DELETED || s.type === TOMBSTONE) continue
+        if (typeof from === 'object' && backwards && p === from.partition && r.offset > from.offset) break
+        if (from === 'end' && !backwards) break
+        if (backwards) events.push(toRecordedEvent(r, p))
+        else {
+          yield toRecordedEvent(r, p)
+          if (--left === 0) return
+        }
+      }
+    }
+    if (!backwards) return
+    for (let i = events.length - 1; i >= 0 && left > 0; i--, left--) yield events[i]!
+  }
+
+  /** Soft delete: reads raise StreamNotFoundError; a later append continues after the old revisions. */
+  deleteStream(streamId: string, options: { expectedRevision?: ExpectedRevision } = {}): Promise<{ position: Position }> {
+    return this.mark(streamId, DELETED, options.expectedRevision ?? 'any')
+  }
+
+  /** Hard delete: the stream can never be read or written again. */
+  tombstoneStream(streamId: string, options: { expectedRevision?: ExpectedRevision } = {}): Promise<{ position: Position }> {
+    return this.mark(streamId, TOMBSTONE, options.expectedRevision ?? 'any')
+  }
+
+  /** Checkpoints the indexes and closes what the store opened. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.queue.catch(() => undefined)
+    await this.producer.close()
+    this.checkpoint()
+    if (this.ownsBroker) await this.broker.close()
+  }
+
+  /** Writes every index checkpoint (write temp, fsync, rename). */
+  checkpoint(): void {
+    if (!this.checkpointDir) return
+    mkdirSync(this.checkpointDir, { recursive: true })
+    this.indexes.forEach((index, p) => {
+      const file = path.join(this.checkpointDir!, `${p}.index`)
+      const tmp = `${file}.tmp`
+      writeFileSync(tmp, index.encode())
+      const fd = openSync(tmp, 'r')
+      fsyncSync(fd)
+      closeSync(fd)
+      renameSync(tmp, file)
+    })
+  }
+
+  private async mark(streamId: string, kind: typeof DELETED | typeof TOMBSTONE, expected: ExpectedRevision): Promise<{ position: Position }> {
+    checkStreamId(streamId)
+    checkExpected(expected)
+    return this.serialized(async () => {
+      const p = this.partitionOf(streamId)
+      const index = this.catchUp(p)
+      if (index.streams.get(streamId)?.tombstoned) throw new StreamDeletedError(streamId)
+      const visible = index.visible(streamId)
+      if (!visible && kind === DELETED) throw new StreamNotFoundError(streamId)
+      checkExpectation(streamId, expected, visible ? index.lastRevision(streamId) : null)
+      const [meta] = await this.producer.send(this.topic.name, [markerRecord(streamId, kind, index.lastRevision(streamId) + 1, p)])
+      this.catchUp(p)
+      return { position: { partition: p, offset: meta!.offset } }
+    })
+  }
+
+  /** Applies the partition's records the index has not seen (appends land here too). */
+  private catchUp(p: number): PartitionIndex {
+    const index = this.indexes[p]!
+    const partition = this.topic.partition(p)
+    if (index.upTo >= partition.lastStableOffset) return index
+    for (const r of committedRecords(partition, index.upTo)) {
+      const s = parseStored(r.key, r.headers)
+      if (s) index.apply(r.offset, s)
+      index.upTo = r.offset + 1
+    }
+    index.upTo = Math.max(index.upTo, partition.lastStableOffset)
+    return index
+  }
+
+  /** The result of an earlier append with these event ids, if the stream holds them all in a row. */
+  private findRetry(p: number, streamId: string, ids: string[]): AppendResult | null {
+    const index = this.indexes[p]!
+    if (!ids.every((id) => index.ids.has(idHash(id)))) return null
+    const s = index.streams.get(streamId)
+    if (!s) return null
+    const partition = this.topic.partition(p)
+    // Stored ids may be anywhere in the stream; look from its end back for the first one.
+    for (let rev = s.offsets.length - ids.length; rev >= 0; rev--) {
+      const first = this.reader.at(partition, s.offsets[rev]!)
+      if (!first || parseStored(first.key, first.headers)?.id !== ids[0]) continue
+      for (let i = 1; i < ids.length; i++) {
+        const r = this.reader.at(partition, s.offsets[rev + i]!)
+        if (!r || parseStored(r.key, r.headers)?.id !== ids[i]) return null
+      }
+      const lastRev = rev + ids.length - 1
+      return { success: true, nextExpectedRevision: lastRev, position: { partition: p, offset: s.offsets[lastRev]! } }
+    }
+    return null
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new InvalidConfigError('the event store is closed'))
+    const run = this.queue.then(fn, fn)
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+}
+
+function loadIndex(dir: string | null, p: number): PartitionIndex {
+  const file = dir ? path.join(dir, `${p}.index`) : null
+  if (!file || !existsSync(file)) return new PartitionIndex()
+  try {
+    return PartitionIndex.decode(readFileSync(file), file)
+  } catch (err) {
+    debug('stream index %s is not usable (%s): rebuilding it from the log', file, (err as Error).message)
+    return new PartitionIndex()
+  }
+}
+
+function checkStreamId(streamId: unknown): asserts streamId is string {
+  if (typeof streamId !== 'string' || streamId === '') throw new InvalidConfigError('a stream id is a non-empty string')
+}
+
+function checkExpected(e: unknown): void {
+  if (e === 'any' || e === 'no_stream' || e === 'stream_exists') return
+  if ((typeof e === 'number' && Number.isSafeInteger(e) && e >= 0) || (typeof e === 'bigint' && e >= 0n)) return
+  throw new InvalidConfigError(`expectedRevision must be 'any', 'no_stream', 'stream_exists' or a revision ≥ 0, got ${String(e)}`)
+}
+
+/** Throws WrongExpectedVersionError unless `expected` holds for a stream at `last` (null: no visible events). */
+function checkExpectation(streamId: string, expected: ExpectedRevision, last: number | null): void {
+  const ok =
+    expected === 'any' ||
+    (expected === 'no_stream' && last === null) ||
+    (expected === 'stream_exists' && last !== null) ||
+    (typeof expected !== 'string' && last !== null && Number(expected) === last)
+  if (!ok) throw new WrongExpectedVersionError(streamId, expected, last ?? 'no_stream')
+}
