@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync, existsSync } from 'node:fs'
 import * as path from 'node:path'
 import createDebug from 'debug'
-import { Broker, InvalidConfigError, InvalidRecordError, partitionForKey, type Producer, type Topic } from '../index.js'
+import { Broker, InvalidConfigError, InvalidRecordError, partitionForKey, type Producer, type ProducerMessage, type Topic } from '../index.js'
 import { StreamDeletedError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedRevision } from './errors.js'
 import { committedRecords, RecordReader } from './partition-log.js'
 import { DELETED, eventRecord, markerRecord, normalizeEvent, parseStored, TOMBSTONE, toRecordedEvent, type EventData, type Position, type RecordedEvent } from './record-format.js'
@@ -61,6 +61,7 @@ export interface ReadAllOptions {
 
 export class EventStore {
   private queue: Promise<unknown> = Promise.resolve()
+  private txProducer: Producer | null = null
   private readonly reader = new RecordReader()
   private closed = false
 
@@ -126,6 +127,75 @@ export class EventStore {
       const position = { partition: p, offset: metas[metas.length - 1]!.offset }
       return { success: true as const, nextExpectedRevision: last + list.length, position }
     })
+  }
+
+  /**
+   * One atomic append across several streams, each with its own expectation: every expectation is
+   * checked first and nothing is written unless all hold. Streams on one partition go out in one
+   * batch; across partitions, in one transaction (read_committed readers see all or nothing).
+   */
+  async appendToStreams(appends: Array<{ streamId: string; events: EventData | EventData[] } & AppendOptions>): Promise<AppendResult[]> {
+    if (!Array.isArray(appends) || appends.length === 0) throw new InvalidRecordError('appendToStreams takes a non-empty array of { streamId, events }')
+    const prepared = appends.map((a) => {
+      checkStreamId(a?.streamId)
+      const expected = a.expectedRevision ?? a.streamState ?? 'any'
+      checkExpected(expected)
+      const events = (Array.isArray(a.events) ? a.events : [a.events]).map(normalizeEvent)
+      if (events.length === 0) throw new InvalidRecordError(`stream ${a.streamId}: no events to append`)
+      return { streamId: a.streamId, expected, events }
+    })
+    if (new Set(prepared.map((a) => a.streamId)).size !== prepared.length) throw new InvalidRecordError('appendToStreams takes each stream once')
+    return this.serialized(async () => {
+      const records: ProducerMessage[] = []
+      const results: Array<{ p: number; last: number; count: number }> = []
+      for (const a of prepared) {
+        const p = this.partitionOf(a.streamId)
+        const index = this.catchUp(p)
+        if (index.streams.get(a.streamId)?.tombstoned) throw new StreamDeletedError(a.streamId)
+        const last = index.lastRevision(a.streamId)
+        checkExpectation(a.streamId, a.expected, index.visible(a.streamId) ? last : null)
+        a.events.forEach((e, i) => records.push(eventRecord(a.streamId, last + 1 + i, e, p)))
+        results.push({ p, last, count: a.events.length })
+      }
+      const partitions = new Set(results.map((r) => r.p))
+      let metas
+      if (partitions.size === 1) metas = await this.producer.send(this.topic.name, records)
+      else {
+        this.txProducer ??= this.broker.producer({ transactionalId: `kafkalite-eventstore-${this.topic.name}` })
+        const tx = await this.txProducer.transaction()
+        try {
+          metas = await tx.send(this.topic.name, records)
+          await tx.commit()
+        } catch (err) {
+          if (tx.isActive()) await tx.abort().catch(() => undefined)
+          throw err
+        }
+      }
+      for (const p of partitions) this.catchUp(p)
+      let i = 0
+      return results.map((r) => {
+        i += r.count
+        return { success: true as const, nextExpectedRevision: r.last + r.count, position: { partition: r.p, offset: metas[i - 1]!.offset } }
+      })
+    })
+  }
+
+  /** Loads a stream and folds its events: the state and the revision to expect when appending. */
+  async aggregateStream<State, E extends RecordedEvent = RecordedEvent>(
+    streamId: string,
+    options: { evolve: (state: State, event: E) => State; initialState: () => State },
+  ): Promise<{ state: State; revision: number | null }> {
+    let state = options.initialState()
+    let revision: number | null = null
+    try {
+      for await (const e of this.readStream(streamId)) {
+        state = options.evolve(state, e as E)
+        revision = e.revision
+      }
+    } catch (err) {
+      if (!(err instanceof StreamNotFoundError)) throw err
+    }
+    return { state, revision }
   }
 
   /** The stream's last revision, or null when it has no events to read (never written, deleted). */
@@ -199,6 +269,7 @@ export class EventStore {
     this.closed = true
     await this.queue.catch(() => undefined)
     await this.producer.close()
+    await this.txProducer?.close()
     this.checkpoint()
     if (this.ownsBroker) await this.broker.close()
   }

@@ -3,3 +3,4 @@
 export { EventStore, APPEND_BYTES_MAX, type EventStoreOptions, type BrokerLike, type AppendOptions, type AppendResult, type ReadStreamOptions, type ReadAllOptions } from './event-store.js'
 export { jsonEvent, binaryEvent, type EventData, type RecordedEvent, type Position } from './record-format.js'
 export { WrongExpectedVersionError, StreamNotFoundError, StreamDeletedError, type ExpectedRevision } from './errors.js'
+export { CommandHandler, type CommandHandlerOptions, type CommandResult } from './command-handler.js'
