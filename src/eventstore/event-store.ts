@@ -12,6 +12,8 @@ import { StreamDeletedError, StreamNotFoundError, WrongExpectedVersionError, typ
 import { committedRecords, RecordReader } from './partition-log.js'
 import { DELETED, eventRecord, markerRecord, normalizeEvent, parseStored, TOMBSTONE, toRecordedEvent, type EventData, type Position, type RecordedEvent } from './record-format.js'
 import { idHash, PartitionIndex } from './stream-index.js'
+import { CheckpointStore } from './checkpoint-store.js'
+import { filterOf, Subscription, type Checkpoint, type SubscriptionFilter } from './subscription.js'
 
 const debug = createDebug('kafkalite:eventstore')
 
@@ -72,6 +74,8 @@ export class EventStore {
     private readonly producer: Producer,
     private readonly indexes: PartitionIndex[],
     private readonly checkpointDir: string | null,
+    /** Projection checkpoints: load(name), save(name, subscription.checkpoint()), reset(name). */
+    readonly checkpoints: CheckpointStore,
   ) {}
 
   /** Opens the store on a data dir or an open Broker; creates its topic when missing. */
@@ -85,7 +89,8 @@ export class EventStore {
         : await broker.createTopic(name, { partitions: options.partitions ?? 1, retentionMs: -1, cleanupPolicy: 'delete' })
       const dir = broker.inMemory ? null : path.join(broker.dir, '__eventstore', name)
       const indexes = Array.from({ length: topic.partitions }, (_, p) => loadIndex(dir, p))
-      const store = new EventStore(broker, owns, topic, broker.producer({ acks: 'all' }), indexes, dir)
+      const checkpoints = await CheckpointStore.open(broker, topic)
+      const store = new EventStore(broker, owns, topic, broker.producer({ acks: 'all' }), indexes, dir, checkpoints)
       for (let p = 0; p < indexes.length; p++) store.catchUp(p)
       return store
     } catch (err) {
@@ -253,6 +258,38 @@ export class EventStore {
     for (let i = events.length - 1; i >= 0 && left > 0; i--, left--) yield events[i]!
   }
 
+  /**
+   * Every event (matching `filter`) from `fromPosition` on, then live ones: returned at once, as an
+   * async iterable with 'caughtUp' / 'fellBehind' events. A Position starts after that event; a
+   * Checkpoint (from `subscription.checkpoint()` or the checkpoint store) resumes a projection.
+   */
+  subscribeToAll(options: { fromPosition?: 'start' | 'end' | Position | Checkpoint; filter?: SubscriptionFilter } = {}): Subscription {
+    const partitions = this.indexes.map((_, p) => this.topic.partition(p))
+    const from = options.fromPosition ?? 'start'
+    const start = partitions.map((part, p) => {
+      if (from === 'start') return part.logStartOffset
+      if (from === 'end') return part.lastStableOffset
+      if ('offsets' in from) return from.offsets[p] ?? part.logStartOffset
+      return from.partition === p ? from.offset + 1 : part.logStartOffset
+    })
+    return new Subscription({ partitions, start, accept: filterOf(options.filter) })
+  }
+
+  /** A stream's events after `fromRevision` ('start': all of them), then live ones. */
+  subscribeToStream(streamId: string, options: { fromRevision?: 'start' | 'end' | number | bigint } = {}): Subscription {
+    checkStreamId(streamId)
+    const p = this.partitionOf(streamId)
+    const index = this.catchUp(p)
+    const partition = this.topic.partition(p)
+    const s = index.streams.get(streamId)
+    const from = options.fromRevision ?? 'start'
+    let offset: number
+    if (from === 'end' || !s) offset = from === 'end' ? partition.lastStableOffset : partition.logStartOffset
+    else if (from === 'start') offset = s.offsets[s.truncateBefore] ?? partition.lastStableOffset
+    else offset = (s.offsets[Number(from)] ?? partition.lastStableOffset - 1) + 1
+    return new Subscription({ partitions: [partition], ids: [p], start: [offset], accept: (id) => id === streamId })
+  }
+
   /** Soft delete: reads raise StreamNotFoundError; a later append continues after the old revisions. */
   deleteStream(streamId: string, options: { expectedRevision?: ExpectedRevision } = {}): Promise<{ position: Position }> {
     return this.mark(streamId, DELETED, options.expectedRevision ?? 'any')
@@ -270,12 +307,13 @@ export class EventStore {
     await this.queue.catch(() => undefined)
     await this.producer.close()
     await this.txProducer?.close()
-    this.checkpoint()
+    await this.checkpoints.close()
+    this.checkpointIndexes()
     if (this.ownsBroker) await this.broker.close()
   }
 
   /** Writes every index checkpoint (write temp, fsync, rename). */
-  checkpoint(): void {
+  checkpointIndexes(): void {
     if (!this.checkpointDir) return
     mkdirSync(this.checkpointDir, { recursive: true })
     this.indexes.forEach((index, p) => {

@@ -4,3 +4,5 @@ export { EventStore, APPEND_BYTES_MAX, type EventStoreOptions, type BrokerLike, 
 export { jsonEvent, binaryEvent, type EventData, type RecordedEvent, type Position } from './record-format.js'
 export { WrongExpectedVersionError, StreamNotFoundError, StreamDeletedError, type ExpectedRevision } from './errors.js'
 export { CommandHandler, type CommandHandlerOptions, type CommandResult } from './command-handler.js'
+export { Subscription, type Checkpoint, type SubscriptionFilter } from './subscription.js'
+export type { CheckpointStore } from './checkpoint-store.js'
