@@ -222,6 +222,8 @@ export class EventStore {
     const last = s.offsets.length - 1
     const from = options.fromRevision ?? 'start'
     let rev = from === 'start' ? (backwards ? last : s.truncateBefore) : from === 'end' ? (backwards ? last : last + 1) : Number(from)
+    if (!backwards) rev = Math.max(rev, s.truncateBefore) // deleted revisions are not read
+    else rev = Math.min(rev, last)
     let left = options.maxCount ?? Number.MAX_SAFE_INTEGER
     const partition = this.topic.partition(p)
     while (left > 0 && rev >= s.truncateBefore && rev <= last) {
