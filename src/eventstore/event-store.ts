@@ -61,8 +61,28 @@ export interface ReadAllOptions {
   maxCount?: number
 }
 
+interface PendingAppend {
+  streamId: string
+  expected: ExpectedRevision
+  events: Array<ReturnType<typeof normalizeEvent>>
+  bytes: number
+  resolve(r: AppendResult): void
+  reject(err: unknown): void
+}
+
+/** An event's share of a batch: data, metadata and headers. */
+function eventBytes(e: EventData): number {
+  const size = (v: unknown): number => (v === undefined || v === null ? 0 : v instanceof Uint8Array ? v.byteLength : (JSON.stringify(v)?.length ?? 0) * 3)
+  return size(e.data) + size(e.metadata) + 160
+}
+
 export class EventStore {
   private queue: Promise<unknown> = Promise.resolve()
+  /** Appends waiting for the next group (see drainAppends). */
+  private appends: PendingAppend[] = []
+  private draining = false
+  private drained: Promise<void> = Promise.resolve()
+  private closing = false
   private txProducer: Producer | null = null
   private readonly reader = new RecordReader()
   private closed = false
@@ -115,23 +135,70 @@ export class EventStore {
     checkStreamId(streamId)
     checkExpected(expected)
     if (list.length === 0) throw new InvalidRecordError('appendToStream needs at least one event')
-    return this.serialized(async () => {
-      const p = this.partitionOf(streamId)
-      const index = this.catchUp(p)
-      const s = index.streams.get(streamId)
-      if (s?.tombstoned) throw new StreamDeletedError(streamId)
-      const retry = this.findRetry(p, streamId, list.map((e) => e.id))
-      if (retry) return retry
-      const last = index.lastRevision(streamId)
-      checkExpectation(streamId, expected, index.visible(streamId) ? last : null)
-      const records = list.map((e, i) => eventRecord(streamId, last + 1 + i, e, p))
-      const bytes = records.reduce((n, r) => n + (r.value as Buffer).length + 256, 0)
-      if (bytes > APPEND_BYTES_MAX) throw new InvalidRecordError(`append of ${bytes} bytes is above the maximum of ${APPEND_BYTES_MAX}`)
-      const metas = await this.producer.send(this.topic.name, records)
-      this.catchUp(p)
-      const position = { partition: p, offset: metas[metas.length - 1]!.offset }
-      return { success: true as const, nextExpectedRevision: last + list.length, position }
+    const bytes = list.reduce((n, e) => n + eventBytes(e), 0)
+    if (bytes > APPEND_BYTES_MAX) throw new InvalidRecordError(`append of ${bytes} bytes is above the maximum of ${APPEND_BYTES_MAX}`)
+    if (this.closing) throw new InvalidConfigError('the event store is closed')
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.appends.push({ streamId, expected, events: list, bytes, resolve, reject })
+      this.drainAppends()
     })
+  }
+
+  /**
+   * Appends waiting while another group is written go out together: each is checked in arrival
+   * order against the streams as the earlier ones of the group leave them, and the group is one
+   * send (one batch per partition, one fsync), so concurrent appends share the cost of durability.
+   */
+  private drainAppends(): void {
+    if (this.draining || this.appends.length === 0) return
+    this.draining = true
+    this.drained = this.serialized(() => this.appendGroup())
+      .catch(() => undefined)
+      .finally(() => {
+        this.draining = false
+        this.drainAppends()
+      })
+  }
+
+  private async appendGroup(): Promise<void> {
+    let take = 0
+    for (let bytes = 0; take < this.appends.length && (take === 0 || bytes + this.appends[take]!.bytes <= APPEND_BYTES_MAX); take++) bytes += this.appends[take]!.bytes
+    const group = this.appends.splice(0, take)
+    const reserved = new Map<string, number>()
+    const records: ProducerMessage[] = []
+    const planned: Array<{ req: PendingAppend; p: number; at: number; last: number }> = []
+    for (const req of group) {
+      try {
+        const p = this.partitionOf(req.streamId)
+        const index = this.catchUp(p)
+        if (index.streams.get(req.streamId)?.tombstoned) throw new StreamDeletedError(req.streamId)
+        const retry = reserved.has(req.streamId) ? null : this.findRetry(p, req.streamId, req.events.map((e) => e.id))
+        if (retry) {
+          req.resolve(retry)
+          continue
+        }
+        const last = reserved.get(req.streamId) ?? index.lastRevision(req.streamId)
+        const visible = reserved.has(req.streamId) || index.visible(req.streamId)
+        checkExpectation(req.streamId, req.expected, visible ? last : null)
+        planned.push({ req, p, at: records.length + req.events.length - 1, last })
+        req.events.forEach((e, i) => records.push(eventRecord(req.streamId, last + 1 + i, e, p)))
+        reserved.set(req.streamId, last + req.events.length)
+      } catch (err) {
+        req.reject(err)
+      }
+    }
+    if (records.length === 0) return
+    let metas
+    try {
+      metas = await this.producer.send(this.topic.name, records)
+    } catch (err) {
+      for (const { req } of planned) req.reject(err)
+      return
+    }
+    for (const p of new Set(planned.map((x) => x.p))) this.catchUp(p)
+    for (const { req, p, at, last } of planned) {
+      req.resolve({ success: true, nextExpectedRevision: last + req.events.length, position: { partition: p, offset: metas[at]!.offset } })
+    }
   }
 
   /**
@@ -150,6 +217,7 @@ export class EventStore {
       return { streamId: a.streamId, expected, events }
     })
     if (new Set(prepared.map((a) => a.streamId)).size !== prepared.length) throw new InvalidRecordError('appendToStreams takes each stream once')
+    if (this.closing) throw new InvalidConfigError('the event store is closed')
     return this.serialized(async () => {
       const records: ProducerMessage[] = []
       const results: Array<{ p: number; last: number; count: number }> = []
@@ -304,7 +372,10 @@ export class EventStore {
 
   /** Checkpoints the indexes and closes what the store opened. */
   async close(): Promise<void> {
-    if (this.closed) return
+    if (this.closing) return
+    this.closing = true
+    // Appends accepted before close() are written (or fail) first.
+    while (this.draining) await this.drained
     this.closed = true
     await this.queue.catch(() => undefined)
     await this.producer.close()
@@ -332,6 +403,7 @@ export class EventStore {
   private async mark(streamId: string, kind: typeof DELETED | typeof TOMBSTONE, expected: ExpectedRevision): Promise<{ position: Position }> {
     checkStreamId(streamId)
     checkExpected(expected)
+    if (this.closing) throw new InvalidConfigError('the event store is closed')
     return this.serialized(async () => {
       const p = this.partitionOf(streamId)
       const index = this.catchUp(p)
