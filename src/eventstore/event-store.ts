@@ -13,6 +13,7 @@ import { committedRecords, RecordReader } from './partition-log.js'
 import { DELETED, eventRecord, markerRecord, normalizeEvent, parseStored, TOMBSTONE, toRecordedEvent, type EventData, type Position, type RecordedEvent } from './record-format.js'
 import { idHash, PartitionIndex } from './stream-index.js'
 import { CheckpointStore } from './checkpoint-store.js'
+import { GroupSubscription } from './group-subscription.js'
 import { filterOf, Subscription, type Checkpoint, type SubscriptionFilter } from './subscription.js'
 
 const debug = createDebug('kafkalite:eventstore')
@@ -333,7 +334,18 @@ export class EventStore {
    * async iterable with 'caughtUp' / 'fellBehind' events. A Position starts after that event; a
    * Checkpoint (from `subscription.checkpoint()` or the checkpoint store) resumes a projection.
    */
-  subscribeToAll(options: { fromPosition?: 'start' | 'end' | Position | Checkpoint; filter?: SubscriptionFilter } = {}): Subscription {
+  subscribeToAll(options: { fromPosition?: 'start' | 'end' | Position | Checkpoint; filter?: SubscriptionFilter }): Subscription
+  /**
+   * A projection shared by the consumer group `group`: each member reads some partitions from the
+   * group's committed offsets (from the start for a new group); see GroupSubscription.
+   */
+  subscribeToAll(options: { group: string; filter?: SubscriptionFilter }): GroupSubscription
+  subscribeToAll(options: { fromPosition?: 'start' | 'end' | Position | Checkpoint; filter?: SubscriptionFilter; group?: string } = {}): Subscription | GroupSubscription {
+    if (options.group !== undefined) {
+      const consumer = this.broker.consumer({ groupId: options.group, fromBeginning: true })
+      void consumer.subscribe(this.topic.name)
+      return new GroupSubscription(consumer, filterOf(options.filter))
+    }
     const partitions = this.indexes.map((_, p) => this.topic.partition(p))
     const from = options.fromPosition ?? 'start'
     const start = partitions.map((part, p) => {

@@ -6,3 +6,4 @@ export { WrongExpectedVersionError, StreamNotFoundError, StreamDeletedError, typ
 export { CommandHandler, type CommandHandlerOptions, type CommandResult } from './command-handler.js'
 export { Subscription, type Checkpoint, type SubscriptionFilter } from './subscription.js'
 export type { CheckpointStore } from './checkpoint-store.js'
+export type { GroupSubscription } from './group-subscription.js'
