@@ -42,7 +42,7 @@ let targetRev: number | 'no_stream' = 'no_stream'
 for (let i = 0; i < fill; i += 5000) {
   const chunk = Array.from({ length: Math.min(5000, fill - i) }, (_, j) => store.appendToStream(`bulk-${(i + j) % 50_000}`, { type: 'Filled', data: { n: i + j } }))
   await Promise.all(chunk)
-  if (Math.floor((i + 5000) / every) > Math.floor(i / every) || i === 0) {
+  if ((targetRev === 'no_stream' || targetRev < 99) && (Math.floor((i + 5000) / every) > Math.floor(i / every) || i === 0)) {
     targetRev = (await store.appendToStream('target', { type: 'Target', data: { at: i } }, { expectedRevision: targetRev })).nextExpectedRevision
   }
 }
