@@ -4,14 +4,15 @@
 // offset order, checkpointed (magic, version, CRC-32C), and rebuildable from the log at any time.
 //
 // Checkpoint layout: "KLSI" | version u8 | crc32c u32 (of the body) | body (msgpack):
-//   { upTo, streams: [[streamId, offsets[], truncateBefore, tombstoned]], ids: number[] }
+//   { upTo, streams: [[streamId, offsets (float64 LE bytes), truncateBefore, tombstoned]],
+//     ids: float64 LE bytes }
 import { crc32c } from '@node-rs/crc32'
 import { pack, unpack } from 'msgpackr'
 import { CorruptionError, murmur2 } from '../index.js'
 import { DELETED, TOMBSTONE, type StoredRecord } from './record-format.js'
 
 const MAGIC = Buffer.from('KLSI')
-const VERSION = 1
+const VERSION = 2
 
 export interface StreamEntry {
   /** offsets[revision]: where each revision of the stream is stored. */
@@ -65,8 +66,8 @@ export class PartitionIndex {
   encode(): Buffer {
     const body = pack({
       upTo: this.upTo,
-      streams: [...this.streams].map(([id, s]) => [id, s.offsets, s.truncateBefore, s.tombstoned]),
-      ids: [...this.ids],
+      streams: [...this.streams].map(([id, s]) => [id, f64(s.offsets), s.truncateBefore, s.tombstoned]),
+      ids: f64([...this.ids]),
     })
     const head = Buffer.alloc(9)
     MAGIC.copy(head, 0)
@@ -81,11 +82,22 @@ export class PartitionIndex {
     if (buf.readUInt8(4) !== VERSION) throw new CorruptionError(`stream index checkpoint version ${buf.readUInt8(4)} is not supported`, file, 4)
     const body = buf.subarray(9)
     if ((crc32c(body) >>> 0) !== buf.readUInt32BE(5)) throw new CorruptionError('stream index checkpoint CRC mismatch', file, 5)
-    const o = unpack(body) as { upTo: number; streams: Array<[string, number[], number, boolean]>; ids: number[] }
+    const o = unpack(body) as { upTo: number; streams: Array<[string, Uint8Array, number, boolean]>; ids: Uint8Array }
     const index = new PartitionIndex()
     index.upTo = o.upTo
-    for (const [id, offsets, truncateBefore, tombstoned] of o.streams) index.streams.set(id, { offsets, truncateBefore, tombstoned })
-    for (const h of o.ids) index.ids.add(h)
+    for (const [id, offsets, truncateBefore, tombstoned] of o.streams) index.streams.set(id, { offsets: Array.from(fromF64(offsets)), truncateBefore, tombstoned })
+    for (const h of fromF64(o.ids)) index.ids.add(h)
     return index
   }
+}
+
+function f64(numbers: number[]): Buffer {
+  const a = Float64Array.from(numbers)
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength)
+}
+
+function fromF64(bytes: Uint8Array): Float64Array {
+  // Copied: the bytes may not be 8-aligned inside the decoded buffer.
+  const copy = new Uint8Array(bytes)
+  return new Float64Array(copy.buffer, 0, copy.byteLength / 8)
 }
