@@ -10,7 +10,7 @@ import createDebug from 'debug'
 import { Broker, InvalidConfigError, InvalidRecordError, partitionForKey, type Producer, type ProducerMessage, type Topic } from '../index.js'
 import { StreamDeletedError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedRevision } from './errors.js'
 import { committedRecords, RecordReader } from './partition-log.js'
-import { DELETED, eventRecord, markerRecord, normalizeEvent, parseStored, TOMBSTONE, toRecordedEvent, type EventData, type Position, type RecordedEvent } from './record-format.js'
+import { DELETED, eventRecord, markerRecord, normalizeEvent, type NormalizedEvent, parseStored, TOMBSTONE, toRecordedEvent, type EventData, type Position, type RecordedEvent } from './record-format.js'
 import { idHash, PartitionIndex } from './stream-index.js'
 import { CheckpointStore } from './checkpoint-store.js'
 import { GroupSubscription } from './group-subscription.js'
@@ -65,16 +65,15 @@ export interface ReadAllOptions {
 interface PendingAppend {
   streamId: string
   expected: ExpectedRevision
-  events: Array<ReturnType<typeof normalizeEvent>>
+  events: NormalizedEvent[]
   bytes: number
   resolve(r: AppendResult): void
   reject(err: unknown): void
 }
 
 /** An event's share of a batch: data, metadata and headers. */
-function eventBytes(e: EventData): number {
-  const size = (v: unknown): number => (v === undefined || v === null ? 0 : v instanceof Uint8Array ? v.byteLength : (JSON.stringify(v)?.length ?? 0) * 3)
-  return size(e.data) + size(e.metadata) + 160
+function eventBytes(e: NormalizedEvent): number {
+  return e.dataBytes.length + (e.metadataBytes?.length ?? 0) + 160
 }
 
 export class EventStore {
@@ -168,21 +167,34 @@ export class EventStore {
     const reserved = new Map<string, number>()
     const records: ProducerMessage[] = []
     const planned: Array<{ req: PendingAppend; p: number; at: number; last: number }> = []
+    /** Appends of this group by stream and event ids: a duplicate resolves with the first one's result. */
+    const byIds = new Map<string, { req: PendingAppend; p: number; at: number; last: number }>()
+    const duplicates: Array<{ req: PendingAppend; of: { req: PendingAppend; p: number; at: number; last: number } }> = []
     for (const req of group) {
       try {
         const p = this.partitionOf(req.streamId)
         const index = this.catchUp(p)
         if (index.streams.get(req.streamId)?.tombstoned) throw new StreamDeletedError(req.streamId)
-        const retry = reserved.has(req.streamId) ? null : this.findRetry(p, req.streamId, req.events.map((e) => e.id))
+        const retry = this.findRetry(p, req.streamId, req.events.map((e) => e.id))
         if (retry) {
           req.resolve(retry)
+          continue
+        }
+        const idsKey = `${req.streamId}\u0000${req.events.map((e) => e.id).join('\u0000')}`
+        const same = byIds.get(idsKey)
+        if (same) {
+          duplicates.push({ req, of: same })
           continue
         }
         const last = reserved.get(req.streamId) ?? index.lastRevision(req.streamId)
         const visible = reserved.has(req.streamId) || index.visible(req.streamId)
         checkExpectation(req.streamId, req.expected, visible ? last : null)
-        planned.push({ req, p, at: records.length + req.events.length - 1, last })
-        req.events.forEach((e, i) => records.push(eventRecord(req.streamId, last + 1 + i, e, p)))
+        // Encoded before anything of the append joins the group: one bad event refuses it whole.
+        const recs = req.events.map((e, i) => eventRecord(req.streamId, last + 1 + i, e, p))
+        const plan = { req, p, at: records.length + recs.length - 1, last }
+        planned.push(plan)
+        byIds.set(idsKey, plan)
+        records.push(...recs)
         reserved.set(req.streamId, last + req.events.length)
       } catch (err) {
         req.reject(err)
@@ -194,12 +206,17 @@ export class EventStore {
       metas = await this.producer.send(this.topic.name, records)
     } catch (err) {
       for (const { req } of planned) req.reject(err)
+      for (const { req } of duplicates) req.reject(err)
       return
     }
     for (const p of new Set(planned.map((x) => x.p))) this.catchUp(p)
-    for (const { req, p, at, last } of planned) {
-      req.resolve({ success: true, nextExpectedRevision: last + req.events.length, position: { partition: p, offset: metas[at]!.offset } })
-    }
+    const result = ({ req, p, at, last }: { req: PendingAppend; p: number; at: number; last: number }): AppendResult => ({
+      success: true,
+      nextExpectedRevision: last + req.events.length,
+      position: { partition: p, offset: metas[at]!.offset },
+    })
+    for (const plan of planned) plan.req.resolve(result(plan))
+    for (const { req, of } of duplicates) req.resolve(result(of))
   }
 
   /**

@@ -13,7 +13,9 @@ export function* committedRecords(partition: Partition, from: number): Generator
   while (offset < partition.lastStableOffset) {
     const r = partition.readBatches({ offset, maxBytes: READ_BYTES, isolation: 'read_committed' })
     if (r.bytes.length === 0) return
-    const abortedFrom = new Map(r.abortedTransactions.map((a) => [a.producerId, a.firstOffset]))
+    // Kafka's rule: an aborted transaction starts at its first offset and ends at its producer's
+    // next control batch; each entry of the list is taken once, in first-offset order.
+    const pending = [...r.abortedTransactions].sort((a, b) => a.firstOffset - b.firstOffset)
     let pos = 0
     let next = offset
     while (pos < r.bytes.length) {
@@ -21,9 +23,9 @@ export function* committedRecords(partition: Partition, from: number): Generator
       const size = 12 + h.batchLength
       const end = h.baseOffset + h.lastOffsetDelta + 1
       if (h.baseOffset >= r.lastStableOffset) return
+      while (pending.length > 0 && pending[0]!.firstOffset <= end - 1) aborted.add(pending.shift()!.producerId)
       if (h.isControl) aborted.delete(h.producerId)
       else {
-        if (h.isTransactional && (abortedFrom.get(h.producerId) ?? Infinity) <= h.baseOffset) aborted.add(h.producerId)
         if (!(h.isTransactional && aborted.has(h.producerId))) {
           for (const rec of decodeRecords(r.bytes, pos)) if (rec.offset >= offset) yield rec
         }

@@ -56,8 +56,11 @@ export function binaryEvent(e: { type: string; data: Uint8Array; metadata?: Uint
   return { type: e.type, data: e.data, metadata: e.metadata, id: e.id ?? randomUUID(), contentType: BINARY_TYPE }
 }
 
-/** Checks an event before anything is written (InvalidRecordError) and fills its id and content type. */
-export function normalizeEvent(e: EventData): Required<Pick<EventData, 'type' | 'id' | 'contentType'>> & EventData {
+/** An event checked and encoded: its id and content type filled in, its data and metadata as bytes. */
+export type NormalizedEvent = Required<Pick<EventData, 'type' | 'id' | 'contentType'>> & EventData & { dataBytes: Buffer; metadataBytes: Buffer | null }
+
+/** Checks and encodes an event before anything is written (InvalidRecordError); fills its id and content type. */
+export function normalizeEvent(e: EventData): NormalizedEvent {
   if (e === null || typeof e !== 'object') throw new InvalidRecordError('an event is an object { type, data, metadata?, id? }')
   if (typeof e.type !== 'string' || e.type === '' || e.type.startsWith('$')) {
     throw new InvalidRecordError(`event type must be a non-empty string not starting with '$', got ${JSON.stringify(e.type)}`)
@@ -66,28 +69,33 @@ export function normalizeEvent(e: EventData): Required<Pick<EventData, 'type' | 
   const binary = e.contentType === BINARY_TYPE || (e.contentType === undefined && e.data instanceof Uint8Array)
   if (binary && !(e.data instanceof Uint8Array)) throw new InvalidRecordError(`event ${e.type}: binary data must be bytes`)
   if (!binary && e.data === undefined) throw new InvalidRecordError(`event ${e.type} has no data`)
-  return { ...e, id: e.id ?? randomUUID(), contentType: binary ? BINARY_TYPE : JSON_TYPE }
+  const metadataBytes = e.metadata === undefined || e.metadata === null ? null : bytesOf(e.metadata, !binary)
+  return { ...e, id: e.id ?? randomUUID(), contentType: binary ? BINARY_TYPE : JSON_TYPE, dataBytes: bytesOf(e.data, !binary), metadataBytes }
 }
 
 function bytesOf(v: unknown, json: boolean): Buffer {
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength)
   if (!json) throw new InvalidRecordError('binary event data and metadata must be bytes')
-  const text = JSON.stringify(v)
+  let text: string | undefined
+  try {
+    text = JSON.stringify(v)
+  } catch (err) {
+    throw new InvalidRecordError(`event data is not JSON-serializable: ${(err as Error).message}`)
+  }
   if (text === undefined) throw new InvalidRecordError(`event data is not JSON-serializable: ${String(v)}`)
   return Buffer.from(text)
 }
 
 /** The record of one event at `revision` of `streamId`. */
-export function eventRecord(streamId: string, revision: number, e: ReturnType<typeof normalizeEvent>, partition: number): ProducerMessage {
-  const json = e.contentType === JSON_TYPE
+export function eventRecord(streamId: string, revision: number, e: NormalizedEvent, partition: number): ProducerMessage {
   const headers: Record<string, Buffer | string> = {
     'es.type': e.type,
     'es.id': e.id,
     'es.revision': String(revision),
     'es.content-type': e.contentType,
   }
-  if (e.metadata !== undefined && e.metadata !== null) headers['es.metadata'] = bytesOf(e.metadata, json)
-  return { key: streamId, value: bytesOf(e.data, json), headers, partition }
+  if (e.metadataBytes) headers['es.metadata'] = e.metadataBytes
+  return { key: streamId, value: e.dataBytes, headers, partition }
 }
 
 /** The marker record of a stream deletion. */
