@@ -170,6 +170,7 @@ export class EventStore {
     /** Appends of this group by stream and event ids: a duplicate resolves with the first one's result. */
     const byIds = new Map<string, { req: PendingAppend; p: number; at: number; last: number }>()
     const duplicates: Array<{ req: PendingAppend; of: { req: PendingAppend; p: number; at: number; last: number } }> = []
+    const refused: Array<{ req: PendingAppend; err: unknown }> = []
     for (const req of group) {
       try {
         const p = this.partitionOf(req.streamId)
@@ -197,17 +198,21 @@ export class EventStore {
         records.push(...recs)
         reserved.set(req.streamId, last + req.events.length)
       } catch (err) {
-        req.reject(err)
+        refused.push({ req, err })
       }
     }
-    if (records.length === 0) return
+    // A refusal is delivered once the group is written: what it lost to is readable by then.
+    const refuse = (): void => {
+      for (const { req, err } of refused) req.reject(err)
+    }
+    if (records.length === 0) return refuse()
     let metas
     try {
       metas = await this.producer.send(this.topic.name, records)
     } catch (err) {
       for (const { req } of planned) req.reject(err)
       for (const { req } of duplicates) req.reject(err)
-      return
+      return refuse()
     }
     for (const p of new Set(planned.map((x) => x.p))) this.catchUp(p)
     const result = ({ req, p, at, last }: { req: PendingAppend; p: number; at: number; last: number }): AppendResult => ({
@@ -217,6 +222,7 @@ export class EventStore {
     })
     for (const plan of planned) plan.req.resolve(result(plan))
     for (const { req, of } of duplicates) req.resolve(result(of))
+    refuse()
   }
 
   /**
@@ -361,7 +367,7 @@ export class EventStore {
     if (options.group !== undefined) {
       const consumer = this.broker.consumer({ groupId: options.group, fromBeginning: true })
       void consumer.subscribe(this.topic.name)
-      return new GroupSubscription(consumer, filterOf(options.filter))
+      return this.track(new GroupSubscription(consumer, filterOf(options.filter)))
     }
     const partitions = this.indexes.map((_, p) => this.topic.partition(p))
     const from = options.fromPosition ?? 'start'
@@ -371,7 +377,7 @@ export class EventStore {
       if ('offsets' in from) return from.offsets[p] ?? part.logStartOffset
       return from.partition === p ? from.offset + 1 : part.logStartOffset
     })
-    return new Subscription({ partitions, start, accept: filterOf(options.filter) })
+    return this.track(new Subscription({ partitions, start, accept: filterOf(options.filter) }))
   }
 
   /** A stream's events after `fromRevision` ('start': all of them), then live ones. */
@@ -386,7 +392,8 @@ export class EventStore {
     if (from === 'end' || !s) offset = from === 'end' ? partition.lastStableOffset : partition.logStartOffset
     else if (from === 'start') offset = s.offsets[s.truncateBefore] ?? partition.lastStableOffset
     else offset = (s.offsets[Number(from)] ?? partition.lastStableOffset - 1) + 1
-    return new Subscription({ partitions: [partition], ids: [p], start: [offset], accept: (id) => id === streamId })
+    const after = typeof from === 'string' ? -1 : Number(from)
+    return this.track(new Subscription({ partitions: [partition], ids: [p], start: [offset], accept: (id, _type, revision) => id === streamId && revision > after }))
   }
 
   /** Soft delete: reads raise StreamNotFoundError; a later append continues after the old revisions. */
@@ -405,6 +412,7 @@ export class EventStore {
     this.closing = true
     // Appends accepted before close() are written (or fail) first.
     while (this.draining) await this.drained
+    for (const sub of [...this.subscriptions]) await sub.unsubscribe()
     this.closed = true
     await this.queue.catch(() => undefined)
     await this.producer.close()
@@ -479,6 +487,16 @@ export class EventStore {
       return { success: true, nextExpectedRevision: lastRev, position: { partition: p, offset: s.offsets[lastRev]! } }
     }
     return null
+  }
+
+  /** Subscriptions end when the store closes. */
+  private readonly subscriptions = new Set<Subscription | GroupSubscription>()
+
+  private track<S extends Subscription | GroupSubscription>(sub: S): S {
+    if (this.closing) throw new InvalidConfigError('the event store is closed')
+    this.subscriptions.add(sub)
+    sub.onEnd = () => this.subscriptions.delete(sub)
+    return sub
   }
 
   private serialized<T>(fn: () => Promise<T>): Promise<T> {

@@ -13,7 +13,7 @@ export class GroupSubscription extends EventEmitter implements AsyncIterableIter
   /** @internal use store.subscribeToAll({ group }) */
   constructor(
     private readonly consumer: Consumer,
-    private readonly accept: (streamId: string, type: string) => boolean,
+    private readonly accept: (streamId: string, type: string, revision: number) => boolean,
   ) {
     super()
     this.messages = consumer[Symbol.asyncIterator]()
@@ -30,7 +30,7 @@ export class GroupSubscription extends EventEmitter implements AsyncIterableIter
       const m = r.value
       const headers = Object.entries(m.headers).flatMap(([key, v]) => (Array.isArray(v) ? v : [v]).map((value) => ({ key, value: value as Buffer | null })))
       const s = parseStored(m.key, headers)
-      if (!s || s.type === DELETED || s.type === TOMBSTONE || !this.accept(s.streamId, s.type)) continue
+      if (!s || s.type === DELETED || s.type === TOMBSTONE || !this.accept(s.streamId, s.type, s.revision)) continue
       return { done: false, value: toRecordedEvent({ offset: m.offset, timestamp: m.timestamp, key: m.key, value: m.value, headers }, m.partition) }
     }
   }
@@ -46,5 +46,9 @@ export class GroupSubscription extends EventEmitter implements AsyncIterableIter
     this.ended = true
     await this.consumer.close()
     this.emit('end')
+    this.onEnd?.()
   }
+
+  /** @internal the store forgets the subscription. */
+  onEnd: (() => void) | null = null
 }

@@ -28,7 +28,7 @@ export interface SubscriptionSource {
   ids?: number[]
   /** Next offset per partition to start from. */
   start: number[]
-  accept(streamId: string, type: string): boolean
+  accept(streamId: string, type: string, revision: number): boolean
 }
 
 const READ_EVENTS_MAX = 512
@@ -73,6 +73,7 @@ export class Subscription extends EventEmitter implements AsyncIterableIterator<
       if (!this.caughtUp) {
         this.caughtUp = true
         this.emit('caughtUp', this.checkpoint())
+        if (this.ended) continue // a listener unsubscribed
       }
       await this.waitForAppend()
     }
@@ -89,7 +90,11 @@ export class Subscription extends EventEmitter implements AsyncIterableIterator<
     this.ended = true
     this.wake?.()
     this.emit('end')
+    this.onEnd?.()
   }
+
+  /** @internal the store forgets the subscription. */
+  onEnd: (() => void) | null = null
 
   /** Reads the next events (a bounded read per partition, round robin); false at the end. */
   private fill(): boolean {
@@ -108,7 +113,7 @@ export class Subscription extends EventEmitter implements AsyncIterableIterator<
       for (const r of committedRecords(partition, this.positions[p]!)) {
         this.positions[p] = r.offset + 1
         const s = parseStored(r.key, r.headers)
-        if (s && s.type !== DELETED && s.type !== TOMBSTONE && this.source.accept(s.streamId, s.type)) {
+        if (s && s.type !== DELETED && s.type !== TOMBSTONE && this.source.accept(s.streamId, s.type, s.revision)) {
           this.buffer.push({ p, event: toRecordedEvent(r, this.source.ids?.[p] ?? p), next: r.offset + 1 })
         }
         if (++read >= READ_EVENTS_MAX) break
@@ -126,6 +131,7 @@ export class Subscription extends EventEmitter implements AsyncIterableIterator<
   }
 
   private waitForAppend(): Promise<void> {
+    if (this.ended) return Promise.resolve()
     return new Promise((resolve) => {
       const unsubs = this.source.partitions.map((p) => p.onAppend(done))
       const timer = setTimeout(done, 1000)
@@ -143,7 +149,7 @@ export class Subscription extends EventEmitter implements AsyncIterableIterator<
 }
 
 /** A filter as a predicate over (stream id, event type). */
-export function filterOf(filter: SubscriptionFilter | undefined): (streamId: string, type: string) => boolean {
+export function filterOf(filter: SubscriptionFilter | undefined): (streamId: string, type: string, revision: number) => boolean {
   if (!filter) return () => true
   const prefixes = filter.streamPrefix === undefined ? null : Array.isArray(filter.streamPrefix) ? filter.streamPrefix : [filter.streamPrefix]
   const t = filter.eventType
