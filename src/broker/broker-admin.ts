@@ -92,10 +92,24 @@ export abstract class BrokerAdmin extends BrokerCore {
     })
   }
 
+  /** Topics whose partition count must not change while this broker is open, and why. */
+  private readonly fixedPartitions = new Map<string, string>()
+
+  /**
+   * Refuses createPartitions on `name` from now on, while this broker is open (for a topic whose
+   * keys must stay on their partition, such as an event store's streams).
+   */
+  fixPartitionCount(name: string, reason: string): void {
+    this.topic(name)
+    this.fixedPartitions.set(name, reason)
+  }
+
   /** Raises a topic's partition count (it can only grow: keys would move otherwise). */
   createPartitions(name: string, count: number): Promise<Topic> {
     return this.admin(async () => {
       const state = this.writableTopic(name)
+      const fixed = this.fixedPartitions.get(name)
+      if (fixed !== undefined) throw new InvalidConfigError(`topic ${name} cannot get more partitions: ${fixed}`)
       validatePartitionCount(count)
       if (count <= state.partitions.length) {
         throw new InvalidConfigError(`topic ${name} has ${state.partitions.length} partitions; createPartitions can only increase it`)

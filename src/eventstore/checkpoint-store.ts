@@ -28,15 +28,33 @@ export class CheckpointStore {
     return store
   }
 
+  /** The partition count the store was created with (kept under the reserved key '$store'). */
+  async checkPartitionCount(): Promise<void> {
+    const saved = this.latest.get('$store') as unknown as { partitions?: number } | undefined
+    const now = this.events.partitions
+    if (saved?.partitions !== undefined && saved.partitions !== now) {
+      throw new InvalidConfigError(
+        `topic ${this.events.name} has ${now} partitions but its event store was made with ${saved.partitions}: streams would have moved to other partitions`,
+      )
+    }
+    if (saved?.partitions === undefined) {
+      await this.producer.send(this.topic.name, { key: '$store', value: JSON.stringify({ partitions: now }) })
+      this.latest.set('$store', { partitions: now } as unknown as Checkpoint)
+    }
+  }
+
   /** The projection's last saved checkpoint, or null (start from the beginning). */
   load(projection: string): Checkpoint | null {
+    if (typeof projection !== 'string' || projection.startsWith('$')) return null
     const c = this.latest.get(projection)
     return c ? { offsets: [...c.offsets] } : null
   }
 
   /** Saves (fsync'd) where the projection is; a checkpoint past the stored events is refused. */
   async save(projection: string, checkpoint: Checkpoint): Promise<void> {
-    if (typeof projection !== 'string' || projection === '') throw new InvalidConfigError('a projection name is a non-empty string')
+    if (typeof projection !== 'string' || projection === '' || projection.startsWith('$')) {
+      throw new InvalidConfigError(`a projection name is a non-empty string not starting with '$', got ${JSON.stringify(projection)}`)
+    }
     const offsets = checkpoint?.offsets
     if (!Array.isArray(offsets) || offsets.length !== this.events.partitions) {
       throw new InvalidConfigError(`a checkpoint has one offset per partition (${this.events.partitions})`)

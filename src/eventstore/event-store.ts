@@ -110,6 +110,9 @@ export class EventStore {
       const dir = broker.inMemory ? null : path.join(broker.dir, '__eventstore', name)
       const indexes = Array.from({ length: topic.partitions }, (_, p) => loadIndex(dir, p))
       const checkpoints = await CheckpointStore.open(broker, topic)
+      // A stream's partition comes from its id and the partition count: the count must not change.
+      await checkpoints.checkPartitionCount()
+      broker.fixPartitionCount(name, 'it holds an event store, whose streams would move to other partitions')
       const store = new EventStore(broker, owns, topic, broker.producer({ acks: 'all' }), indexes, dir, checkpoints)
       for (let p = 0; p < indexes.length; p++) store.catchUp(p)
       return store
