@@ -213,9 +213,10 @@ export class EventStore {
     try {
       metas = await this.producer.send(this.topic.name, records)
     } catch (err) {
-      for (const { req } of planned) req.reject(err)
-      for (const { req } of duplicates) req.reject(err)
-      return refuse()
+      // Nothing of the group was written: every append in it fails with the write's error (a
+      // refusal measured against the group's unwritten appends would name revisions that do not exist).
+      for (const { req } of [...planned, ...duplicates, ...refused]) req.reject(err)
+      return
     }
     for (const p of new Set(planned.map((x) => x.p))) this.catchUp(p)
     const result = ({ req, p, at, last }: { req: PendingAppend; p: number; at: number; last: number }): AppendResult => ({
@@ -360,7 +361,7 @@ export class EventStore {
    * async iterable with 'caughtUp' / 'fellBehind' events. A Position starts after that event; a
    * Checkpoint (from `subscription.checkpoint()` or the checkpoint store) resumes a projection.
    */
-  subscribeToAll(options: { fromPosition?: 'start' | 'end' | Position | Checkpoint; filter?: SubscriptionFilter }): Subscription
+  subscribeToAll(options?: { fromPosition?: 'start' | 'end' | Position | Checkpoint; filter?: SubscriptionFilter }): Subscription
   /**
    * A projection shared by the consumer group `group`: each member reads some partitions from the
    * group's committed offsets (from the start for a new group); see GroupSubscription.

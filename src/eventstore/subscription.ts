@@ -39,7 +39,8 @@ export class Subscription extends EventEmitter implements AsyncIterableIterator<
   private buffer: Array<{ p: number; event: RecordedEvent; next: number }> = []
   private caughtUp = false
   private ended = false
-  private wake: (() => void) | null = null
+  /** Ends the waits of pending next() calls (unsubscribe). */
+  private wakers = new Set<() => void>()
   private rr = 0
 
   /** @internal use store.subscribeToAll / subscribeToStream */
@@ -88,7 +89,7 @@ export class Subscription extends EventEmitter implements AsyncIterableIterator<
   unsubscribe(): void {
     if (this.ended) return
     this.ended = true
-    this.wake?.()
+    for (const wake of [...this.wakers]) wake()
     this.emit('end')
     this.onEnd?.()
   }
@@ -133,17 +134,16 @@ export class Subscription extends EventEmitter implements AsyncIterableIterator<
   private waitForAppend(): Promise<void> {
     if (this.ended) return Promise.resolve()
     return new Promise((resolve) => {
+      const wakers = this.wakers
       const unsubs = this.source.partitions.map((p) => p.onAppend(done))
       const timer = setTimeout(done, 1000)
       function done(): void {
         for (const u of unsubs) u()
         clearTimeout(timer)
+        wakers.delete(done)
         resolve()
       }
-      this.wake = () => {
-        this.wake = null
-        done()
-      }
+      wakers.add(done)
     })
   }
 }

@@ -3,7 +3,8 @@
 // `retries` times. A bank account: concurrent withdrawals where exactly one wins and the others fail
 // with the business rule's error; aggregateStream's state and revision (null for a missing or
 // soft-deleted stream); decide returning [] writes nothing; conflicts past `retries` reject with
-// WrongExpectedVersionError; a rule's error is not retried.
+// WrongExpectedVersionError; a rule's error is not retried. A conflict is reported only once the append
+// it lost to is readable, so that the retry's reload sees it (one retry is enough for one conflict).
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
 import { Broker } from '../../src/index.js'

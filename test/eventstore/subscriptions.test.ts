@@ -2,8 +2,9 @@
 // appends, with 'caughtUp' once the backlog is read; a blocked subscriber that falls more than 1000
 // events behind gets 'fellBehind', reads everything from the log once and gets 'caughtUp' again;
 // filters (streamPrefix, eventType as a string, a list or a RegExp); subscribeToStream from 'start',
-// from a revision (exclusive) and from 'end'; several partitions (each partition's order, every event
-// once); unsubscribe() and `break` end the iteration without leaving a timer; resuming from
+// from a revision (exclusive, also one the stream has not reached yet) and from 'end'; several
+// partitions (each partition's order, every event once); unsubscribe() (also from a 'caughtUp'
+// listener), `break` and closing the store end the iteration without leaving a timer; resuming from
 // subscription.checkpoint() continues right after the last event handed out; and the checkpoint
 // store (save, load after a reopen, refusal of a checkpoint past the stored events, reset).
 import assert from 'node:assert/strict'
@@ -380,9 +381,9 @@ test("unsubscribe() from a 'caughtUp' listener ends the iteration at once and le
 
 test('closing a store (on its own data dir) ends the subscriptions waiting on it and leaves no timer', async (t) => {
   const dir = tempDir(t, 'kafkalite-es-sub-close-')
+  const baseline = timers()
   const store = await dirStore(t, dir)
   await store.appendToStream('s-1', [ev('A'), ev('B')])
-  const baseline = timers()
   const sub = store.subscribeToAll({ fromPosition: 'start' })
   const f = follow(sub)
   t.after(() => sub.unsubscribe())
@@ -397,7 +398,7 @@ test('closing a store (on its own data dir) ends the subscriptions waiting on it
     'loop',
   ).catch((err: Error) => `still running: ${err.message}`)
   assert.ok(!outcome.startsWith('still running'), `the for await loop of a closed store's subscription ends (done or an error): ${outcome}`)
-  assert.equal(timers(), baseline, 'no timer of the subscription keeps the process alive')
+  assert.equal(timers(), baseline, 'no timer keeps the process alive once the store is closed (as many as before it was opened)')
 })
 
 test('resuming from subscription.checkpoint() continues right after the last event handed out', async (t) => {
