@@ -4,19 +4,17 @@
 // append go out in one batch (atomic). Each partition has a stream index (stream → offset of each
 // revision) kept in memory, checkpointed under `<dir>/__eventstore/<topic>/` at close, and caught up
 // from the log on open, so reading a stream reads only its own records.
-import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync, existsSync } from 'node:fs'
 import * as path from 'node:path'
-import createDebug from 'debug'
 import { Broker, InvalidConfigError, InvalidRecordError, partitionForKey, type Producer, type ProducerMessage, type Topic } from '../index.js'
-import { StreamDeletedError, StreamNotFoundError, WrongExpectedVersionError, type ExpectedRevision } from './errors.js'
+import { StreamDeletedError, StreamNotFoundError, type ExpectedRevision } from './errors.js'
 import { committedRecords, RecordReader } from './partition-log.js'
 import { DELETED, eventRecord, markerRecord, normalizeEvent, type NormalizedEvent, parseStored, TOMBSTONE, toRecordedEvent, type EventData, type Position, type RecordedEvent } from './record-format.js'
-import { idHash, PartitionIndex } from './stream-index.js'
+import { idHash, type PartitionIndex } from './stream-index.js'
+import { loadIndex, saveIndexes } from './index-files.js'
+import { checkExpectation, checkExpected, checkStreamId } from './expectations.js'
 import { CheckpointStore } from './checkpoint-store.js'
 import { GroupSubscription } from './group-subscription.js'
 import { filterOf, Subscription, type Checkpoint, type SubscriptionFilter } from './subscription.js'
-
-const debug = createDebug('kafkalite:eventstore')
 
 /** Largest append (bytes of data and metadata), as EventStoreDB's default maximum append size. */
 export const APPEND_BYTES_MAX = 1024 * 1024 - 64 * 1024
@@ -428,17 +426,7 @@ export class EventStore {
 
   /** Writes every index checkpoint (write temp, fsync, rename). */
   checkpointIndexes(): void {
-    if (!this.checkpointDir) return
-    mkdirSync(this.checkpointDir, { recursive: true })
-    this.indexes.forEach((index, p) => {
-      const file = path.join(this.checkpointDir!, `${p}.index`)
-      const tmp = `${file}.tmp`
-      writeFileSync(tmp, index.encode())
-      const fd = openSync(tmp, 'r')
-      fsyncSync(fd)
-      closeSync(fd)
-      renameSync(tmp, file)
-    })
+    if (this.checkpointDir) saveIndexes(this.checkpointDir, this.indexes)
   }
 
   private async mark(streamId: string, kind: typeof DELETED | typeof TOMBSTONE, expected: ExpectedRevision): Promise<{ position: Position }> {
@@ -509,35 +497,4 @@ export class EventStore {
     this.queue = run.catch(() => undefined)
     return run
   }
-}
-
-function loadIndex(dir: string | null, p: number): PartitionIndex {
-  const file = dir ? path.join(dir, `${p}.index`) : null
-  if (!file || !existsSync(file)) return new PartitionIndex()
-  try {
-    return PartitionIndex.decode(readFileSync(file), file)
-  } catch (err) {
-    debug('stream index %s is not usable (%s): rebuilding it from the log', file, (err as Error).message)
-    return new PartitionIndex()
-  }
-}
-
-function checkStreamId(streamId: unknown): asserts streamId is string {
-  if (typeof streamId !== 'string' || streamId === '') throw new InvalidConfigError('a stream id is a non-empty string')
-}
-
-function checkExpected(e: unknown): void {
-  if (e === 'any' || e === 'no_stream' || e === 'stream_exists') return
-  if ((typeof e === 'number' && Number.isSafeInteger(e) && e >= 0) || (typeof e === 'bigint' && e >= 0n)) return
-  throw new InvalidConfigError(`expectedRevision must be 'any', 'no_stream', 'stream_exists' or a revision ≥ 0, got ${String(e)}`)
-}
-
-/** Throws WrongExpectedVersionError unless `expected` holds for a stream at `last` (null: no visible events). */
-function checkExpectation(streamId: string, expected: ExpectedRevision, last: number | null): void {
-  const ok =
-    expected === 'any' ||
-    (expected === 'no_stream' && last === null) ||
-    (expected === 'stream_exists' && last !== null) ||
-    (typeof expected !== 'string' && last !== null && Number(expected) === last)
-  if (!ok) throw new WrongExpectedVersionError(streamId, expected, last ?? 'no_stream')
 }
