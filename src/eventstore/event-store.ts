@@ -8,13 +8,14 @@ import * as path from 'node:path'
 import { Broker, InvalidConfigError, InvalidRecordError, partitionForKey, type Producer, type ProducerMessage, type Topic } from '../index.js'
 import { StreamDeletedError, StreamNotFoundError, type ExpectedRevision } from './errors.js'
 import { committedRecords, RecordReader } from './partition-log.js'
-import { DELETED, eventRecord, markerRecord, normalizeEvent, type NormalizedEvent, parseStored, TOMBSTONE, toRecordedEvent, type EventData, type Position, type RecordedEvent } from './record-format.js'
+import { DELETED, eventRecord, markerRecord, normalizeEvent, parseStored, TOMBSTONE, toRecordedEvent, type EventData, type Position, type RecordedEvent } from './record-format.js'
 import { idHash, type PartitionIndex } from './stream-index.js'
 import { loadIndex, saveIndexes } from './index-files.js'
+import { eventBytes, takeGroup, writeAppendGroup, type AppendHost, type PendingAppend } from './append-group.js'
 import { checkExpectation, checkExpected, checkStreamId } from './expectations.js'
 import { CheckpointStore } from './checkpoint-store.js'
 import { GroupSubscription } from './group-subscription.js'
-import { filterOf, Subscription, type Checkpoint, type SubscriptionFilter } from './subscription.js'
+import { filterOf, startOffsets, streamStartOffset, Subscription, type Checkpoint, type SubscriptionFilter } from './subscription.js'
 
 /** Largest append (bytes of data and metadata), as EventStoreDB's default maximum append size. */
 export const APPEND_BYTES_MAX = 1024 * 1024 - 64 * 1024
@@ -58,20 +59,6 @@ export interface ReadAllOptions {
   fromPosition?: 'start' | 'end' | Position
   direction?: 'forwards' | 'backwards'
   maxCount?: number
-}
-
-interface PendingAppend {
-  streamId: string
-  expected: ExpectedRevision
-  events: NormalizedEvent[]
-  bytes: number
-  resolve(r: AppendResult): void
-  reject(err: unknown): void
-}
-
-/** An event's share of a batch: data, metadata and headers. */
-function eventBytes(e: NormalizedEvent): number {
-  return e.dataBytes.length + (e.metadataBytes?.length ?? 0) + 160
 }
 
 export class EventStore {
@@ -145,11 +132,7 @@ export class EventStore {
     })
   }
 
-  /**
-   * Appends waiting while another group is written go out together: each is checked in arrival
-   * order against the streams as the earlier ones of the group leave them, and the group is one
-   * send (one batch per partition, one fsync), so concurrent appends share the cost of durability.
-   */
+  /** Appends waiting while a group is written go out as the next group (append-group.ts). */
   private drainAppends(): void {
     if (this.draining || this.appends.length === 0) return
     this.draining = true
@@ -162,69 +145,15 @@ export class EventStore {
   }
 
   private async appendGroup(): Promise<void> {
-    let take = 0
-    for (let bytes = 0; take < this.appends.length && (take === 0 || bytes + this.appends[take]!.bytes <= APPEND_BYTES_MAX); take++) bytes += this.appends[take]!.bytes
-    const group = this.appends.splice(0, take)
-    const reserved = new Map<string, number>()
-    const records: ProducerMessage[] = []
-    const planned: Array<{ req: PendingAppend; p: number; at: number; last: number }> = []
-    /** Appends of this group by stream and event ids: a duplicate resolves with the first one's result. */
-    const byIds = new Map<string, { req: PendingAppend; p: number; at: number; last: number }>()
-    const duplicates: Array<{ req: PendingAppend; of: { req: PendingAppend; p: number; at: number; last: number } }> = []
-    const refused: Array<{ req: PendingAppend; err: unknown }> = []
-    for (const req of group) {
-      try {
-        const p = this.partitionOf(req.streamId)
-        const index = this.catchUp(p)
-        if (index.streams.get(req.streamId)?.tombstoned) throw new StreamDeletedError(req.streamId)
-        const retry = this.findRetry(p, req.streamId, req.events.map((e) => e.id))
-        if (retry) {
-          req.resolve(retry)
-          continue
-        }
-        const idsKey = `${req.streamId}\u0000${req.events.map((e) => e.id).join('\u0000')}`
-        const same = byIds.get(idsKey)
-        if (same) {
-          duplicates.push({ req, of: same })
-          continue
-        }
-        const last = reserved.get(req.streamId) ?? index.lastRevision(req.streamId)
-        const visible = reserved.has(req.streamId) || index.visible(req.streamId)
-        checkExpectation(req.streamId, req.expected, visible ? last : null)
-        // Encoded before anything of the append joins the group: one bad event refuses it whole.
-        const recs = req.events.map((e, i) => eventRecord(req.streamId, last + 1 + i, e, p))
-        const plan = { req, p, at: records.length + recs.length - 1, last }
-        planned.push(plan)
-        byIds.set(idsKey, plan)
-        records.push(...recs)
-        reserved.set(req.streamId, last + req.events.length)
-      } catch (err) {
-        refused.push({ req, err })
-      }
-    }
-    // A refusal is delivered once the group is written: what it lost to is readable by then.
-    const refuse = (): void => {
-      for (const { req, err } of refused) req.reject(err)
-    }
-    if (records.length === 0) return refuse()
-    let metas
-    try {
-      metas = await this.producer.send(this.topic.name, records)
-    } catch (err) {
-      // Nothing of the group was written: every append in it fails with the write's error (a
-      // refusal measured against the group's unwritten appends would name revisions that do not exist).
-      for (const { req } of [...planned, ...duplicates, ...refused]) req.reject(err)
-      return
-    }
-    for (const p of new Set(planned.map((x) => x.p))) this.catchUp(p)
-    const result = ({ req, p, at, last }: { req: PendingAppend; p: number; at: number; last: number }): AppendResult => ({
-      success: true,
-      nextExpectedRevision: last + req.events.length,
-      position: { partition: p, offset: metas[at]!.offset },
-    })
-    for (const plan of planned) plan.req.resolve(result(plan))
-    for (const { req, of } of duplicates) req.resolve(result(of))
-    refuse()
+    await writeAppendGroup(this.appendHost, takeGroup(this.appends, APPEND_BYTES_MAX))
+  }
+
+  /** What a write group needs of the store. */
+  private readonly appendHost: AppendHost = {
+    partitionOf: (streamId) => this.partitionOf(streamId),
+    catchUp: (p) => this.catchUp(p),
+    findRetry: (p, streamId, ids) => this.findRetry(p, streamId, ids),
+    send: (records) => this.producer.send(this.topic.name, records),
   }
 
   /**
@@ -372,14 +301,7 @@ export class EventStore {
       return this.track(new GroupSubscription(consumer, filterOf(options.filter)))
     }
     const partitions = this.indexes.map((_, p) => this.topic.partition(p))
-    const from = options.fromPosition ?? 'start'
-    const start = partitions.map((part, p) => {
-      if (from === 'start') return part.logStartOffset
-      if (from === 'end') return part.lastStableOffset
-      if ('offsets' in from) return from.offsets[p] ?? part.logStartOffset
-      return from.partition === p ? from.offset + 1 : part.logStartOffset
-    })
-    return this.track(new Subscription({ partitions, start, accept: filterOf(options.filter) }))
+    return this.track(new Subscription({ partitions, start: startOffsets(partitions, options.fromPosition ?? 'start'), accept: filterOf(options.filter) }))
   }
 
   /** A stream's events after `fromRevision` ('start': all of them), then live ones. */
@@ -388,14 +310,10 @@ export class EventStore {
     const p = this.partitionOf(streamId)
     const index = this.catchUp(p)
     const partition = this.topic.partition(p)
-    const s = index.streams.get(streamId)
     const from = options.fromRevision ?? 'start'
-    let offset: number
-    if (from === 'end' || !s) offset = from === 'end' ? partition.lastStableOffset : partition.logStartOffset
-    else if (from === 'start') offset = s.offsets[s.truncateBefore] ?? partition.lastStableOffset
-    else offset = (s.offsets[Number(from)] ?? partition.lastStableOffset - 1) + 1
     const after = typeof from === 'string' ? -1 : Number(from)
-    return this.track(new Subscription({ partitions: [partition], ids: [p], start: [offset], accept: (id, _type, revision) => id === streamId && revision > after }))
+    const start = [streamStartOffset(partition, index.streams.get(streamId), from)]
+    return this.track(new Subscription({ partitions: [partition], ids: [p], start, accept: (id, _type, revision) => id === streamId && revision > after }))
   }
 
   /** Soft delete: reads raise StreamNotFoundError; a later append continues after the old revisions. */

@@ -157,3 +157,25 @@ export function filterOf(filter: SubscriptionFilter | undefined): (streamId: str
   return (streamId, type) =>
     (!prefixes || prefixes.some((p) => streamId.startsWith(p))) && (t === undefined || (t instanceof RegExp ? type.search(t) !== -1 : types!.has(type)))
 }
+
+/** Where a subscription to all starts in each partition ('start', 'end', after a position, a checkpoint). */
+export function startOffsets(partitions: Partition[], from: 'start' | 'end' | { partition: number; offset: number } | Checkpoint): number[] {
+  return partitions.map((part, p) => {
+    if (from === 'start') return part.logStartOffset
+    if (from === 'end') return part.lastStableOffset
+    if ('offsets' in from) return from.offsets[p] ?? part.logStartOffset
+    return from.partition === p ? from.offset + 1 : part.logStartOffset
+  })
+}
+
+/** Where a stream subscription starts reading its partition (the revision filter does the rest). */
+export function streamStartOffset(
+  partition: Partition,
+  stream: { offsets: number[]; truncateBefore: number } | undefined,
+  from: 'start' | 'end' | number | bigint,
+): number {
+  if (from === 'end') return partition.lastStableOffset
+  if (!stream) return partition.logStartOffset
+  if (from === 'start') return stream.offsets[stream.truncateBefore] ?? partition.lastStableOffset
+  return (stream.offsets[Number(from)] ?? partition.lastStableOffset - 1) + 1
+}
