@@ -43,10 +43,8 @@ export class RecordReader {
 
   at(partition: Partition, offset: number): DecodedRecord | null {
     const c = this.cache
-    if (c && c.partition === partition && offset >= c.first && offset < c.first + c.records.length + 1) {
-      const hit = c.records.find((r) => r.offset === offset)
-      if (hit) return hit
-    }
+    const hit = c && c.partition === partition && offset >= c.first ? c.records.find((r) => r.offset === offset) : undefined
+    if (hit) return hit
     const r = partition.readBatches({ offset, maxBytes: 1, isolation: 'read_uncommitted' })
     if (r.bytes.length === 0) return null
     const records = decodeRecords(r.bytes, 0)

@@ -8,12 +8,13 @@
 // allows (the default), goes on retrying, else stops. Called by user code through kafka.consumer().
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Batch as CoreBatch, Broker, Consumer as CoreConsumer, JoinInfo } from '../index.js'
-import { KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, protocolError, toKafkaJSError } from './errors.js'
+import { KafkaJSNonRetriableError, protocolError, toKafkaJSError } from './errors.js'
 import { Instrumentation } from './instrumentation.js'
 import { Connection } from './connection.js'
-import { OffsetTracker, tpKey } from './offset-tracker.js'
+import { Commits } from './commits.js'
+import { tpKey, type OffsetTracker } from './offset-tracker.js'
 import { PauseState } from './pause-state.js'
-import { backoffMs, retryOptions } from './retry.js'
+import { HandlerRetries, retryOptions } from './retry.js'
 import type { ClientContext } from './kafka.js'
 import { assignersOf } from './assigners.js'
 import { batchInfo, checkTopicPartitions, groupJoinPayload, toBatch } from './payloads.js'
@@ -48,13 +49,14 @@ export class Consumer {
   private subscriptions: Array<{ topics: Array<string | RegExp>; fromBeginning: boolean }> = []
   private core: CoreConsumer | null = null
   private running = false
-  private readonly offsets = new OffsetTracker()
+  private readonly commits: Commits
+  private get offsets(): OffsetTracker {
+    return this.commits.offsets
+  }
   /** Partitions sought since their batch started (the batch in hand is stale). */
   private sought = new Set<string>()
   private pendingSeeks: TopicPartitionOffset[] = []
-  private failures = new Map<string, number>()
-  /** Ends the retry backoffs under way (stop()). */
-  private sleepers = new Set<() => void>()
+  private readonly retries: HandlerRetries
   /** HEARTBEAT events every heartbeatInterval while running (the group session itself is kafkalite's). */
   private heartbeats: NodeJS.Timeout | null = null
   private runConfig: Required<Pick<ConsumerRunConfig, 'autoCommit' | 'eachBatchAutoResolve'>> & ConsumerRunConfig = { autoCommit: true, eachBatchAutoResolve: true }
@@ -65,6 +67,13 @@ export class Consumer {
     private readonly config: ConsumerConfig,
   ) {
     this.connection = new Connection(context)
+    this.retries = new HandlerRetries(retryOptions(context.retry, config.retry))
+    this.commits = new Commits({
+      core: () => this.core,
+      inHand: (key) => this.inFlight.has(key) || this.current !== null,
+      committed: (payload) => this.instrumentation.emit(EVENTS.COMMIT_OFFSETS, payload),
+      groupId: config.groupId,
+    })
   }
 
   async connect(): Promise<void> {
@@ -180,7 +189,7 @@ export class Consumer {
     if (!core) return
     this.running = false
     this.stopHeartbeats()
-    for (const wake of [...this.sleepers]) wake()
+    this.retries.wakeAll()
     // The handler in flight finishes (and its message is resolved) before the commit, as in
     // KafkaJS; called from inside a handler, stop() cannot wait for that handler (it waits for it).
     if (handlerScope.getStore() !== this) {
@@ -373,7 +382,7 @@ export class Consumer {
     try {
       if (this.runConfig.eachMessage) await this.eachMessage(batch)
       else await this.eachBatch(batch)
-      this.failures.delete(key)
+      this.retries.succeeded(key)
     } catch (err) {
       if (this.runConfig.autoCommit) await this.commitResolved().catch(() => undefined)
       await this.retryLater(b, key, err)
@@ -437,47 +446,16 @@ export class Consumer {
     this.offsets.resolve(topic, partition, offset)
   }
 
-  private async commitIfNecessary(): Promise<void> {
-    if (this.offsets.due(this.runConfig.autoCommitInterval, this.runConfig.autoCommitThreshold)) await this.commitResolved()
+  private commitIfNecessary(): Promise<void> {
+    return this.commits.ifDue(this.runConfig.autoCommitInterval, this.runConfig.autoCommitThreshold)
   }
 
-  /** Commits the resolved offsets of the partitions this member still owns (`only` these). */
-  private async commitResolved(only?: Array<{ topic: string; partitions: number[] }>): Promise<void> {
-    const core = this.core
-    if (!core) return
-    const owned = new Set(
-      core
-        .assignment()
-        .filter((a) => !only || only.some((t) => t.topic === a.topic && t.partitions.includes(a.partition)))
-        .map((a) => tpKey(a.topic, a.partition)),
-    )
-    // The position counts only where no batch of the partition is in hand.
-    const list = this.offsets.pending(owned, (key, r) => (!this.inFlight.has(key) && this.current === null ? core.position(r.topic, r.partition) : undefined))
-    if (list.length > 0) await this.commit(list)
-    this.offsets.roundDone()
+  private commitResolved(only?: Array<{ topic: string; partitions: number[] }>): Promise<void> {
+    return this.commits.resolved(only)
   }
 
-  private async commit(offsets: Array<{ topic: string; partition: number; offset: number; metadata?: string | null }>): Promise<void> {
-    const core = this.core
-    if (!core || offsets.length === 0) return
-    try {
-      await core.commitOffsets(offsets)
-    } catch (err) {
-      throw toKafkaJSError(err)
-    }
-    this.offsets.committedNow(offsets)
-    const meta = core.groupMetadata()
-    const byTopic = new Map<string, Array<{ partition: number; offset: string }>>()
-    for (const o of offsets) {
-      if (!byTopic.has(o.topic)) byTopic.set(o.topic, [])
-      byTopic.get(o.topic)!.push({ partition: o.partition, offset: String(o.offset) })
-    }
-    this.instrumentation.emit(EVENTS.COMMIT_OFFSETS, {
-      groupId: this.config.groupId,
-      memberId: meta?.memberId ?? '',
-      groupGenerationId: meta?.generationId ?? -1,
-      topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
-    })
+  private commit(offsets: Array<{ topic: string; partition: number; offset: number; metadata?: string | null }>): Promise<void> {
+    return this.commits.commit(offsets)
   }
 
   /**
@@ -515,34 +493,10 @@ export class Consumer {
 
   /** A failed handler: back off (KafkaJS's retry schedule), then deliver again from the first unresolved message. */
   private async retryLater(b: CoreBatch, key: string, err: unknown): Promise<void> {
-    const retry = retryOptions(this.context.retry, this.config.retry)
-    const attempt = (this.failures.get(key) ?? 0) + 1
-    this.failures.set(key, attempt)
     const error = err instanceof Error ? err : new Error(String(err))
     this.context.logger.error(`Error when calling ${this.runConfig.eachMessage ? 'eachMessage' : 'eachBatch'}`, { topic: b.topic, partition: b.partition, error: error.message })
-    if (attempt > retry.retries) {
-      this.failures.delete(key)
-      const restart = await (retry.restartOnFailure ?? (async () => true))(error).catch(() => false)
-      this.instrumentation.emit(EVENTS.CRASH, {
-        error: new KafkaJSNumberOfRetriesExceeded(error, { retryCount: retry.retries }),
-        groupId: this.config.groupId,
-        restart,
-      })
-      if (!restart) {
-        void this.stop()
-        return
-      }
-    }
-    const delay = backoffMs(retry, attempt)
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(t)
-        this.sleepers.delete(done)
-        resolve()
-      }
-      const t = setTimeout(done, delay)
-      this.sleepers.add(done)
-    })
+    const next = await this.retries.failed(key, error, (e, restart) => this.instrumentation.emit(EVENTS.CRASH, { error: e, groupId: this.config.groupId, restart }))
+    if (next === 'stop') return void this.stop()
     const core = this.core
     if (core && this.running && !this.sought.has(key)) this.rewind(core, b, this.offsets.next(key))
   }
