@@ -9,6 +9,7 @@ import { GroupCoordinator, type GroupState } from './client/group/coordinator.js
 import { OffsetStore } from './client/group/offset-store.js'
 import { Producer, type ProducerOptions } from './client/producer.js'
 import { assert } from './util/assert.js'
+import type { ListenOptions, WireServer } from './wire/server.js'
 
 export class Broker extends BrokerAdmin {
   private coordinator: GroupCoordinator | null = null
@@ -75,6 +76,26 @@ export class Broker extends BrokerAdmin {
   private groupCoordinator(): GroupCoordinator {
     assert(this.coordinator, 'the group coordinator is created at open')
     return this.coordinator
+  }
+
+  /**
+   * Serves this broker over the Kafka wire protocol, so unmodified Kafka clients (KafkaJS,
+   * librdkafka/kcat, the Java client) connect to it as to a one-broker cluster, next to the
+   * in-process clients. Binds 127.0.0.1:9092 unless told otherwise; `server.close()` (or
+   * `broker.close()`) drains it. The protocol code is loaded on the first call.
+   */
+  async listen(options: ListenOptions = {}): Promise<WireServer> {
+    this.assertWritable()
+    const { WireServer } = await import('./wire/server.js')
+    this.assertWritable()
+    const entry = { close: (): Promise<void> => server.close() }
+    const server: WireServer = await WireServer.start(
+      { broker: this, groups: this.groupCoordinator(), transactions: this.transactions },
+      options,
+      () => void this.clients.delete(entry),
+    )
+    this.clients.add(entry)
+    return server
   }
 
   /** Deletes a topic and every group's committed offsets for it. */

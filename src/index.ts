@@ -1,4 +1,5 @@
 export { Broker } from './broker.js'
+export type { WireServer, ListenOptions } from './wire/server.js'
 export type { BrokerOptions, CreateTopicOptions, BrokerHealth } from './broker/broker-core.js'
 export { Topic, type PartitionOffsets, type TopicDescription } from './broker/topic.js'
 export {

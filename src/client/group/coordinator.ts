@@ -26,6 +26,8 @@ export interface JoinGroupRequest {
   memberId: string
   groupInstanceId?: string | null
   clientId: string
+  /** Where a wire client connects from (DescribeGroups shows it); '' in process. */
+  clientHost?: string
   sessionTimeoutMs: number
   rebalanceTimeoutMs: number
   protocolType: string
@@ -60,6 +62,7 @@ interface Member {
   memberId: string
   groupInstanceId: string | null
   clientId: string
+  clientHost: string
   sessionTimeoutMs: number
   rebalanceTimeoutMs: number
   protocolType: string
@@ -89,7 +92,15 @@ export interface GroupDescription {
   protocolType: string | null
   protocol: string | null
   leader: string | null
-  members: Array<{ memberId: string; clientId: string; groupInstanceId: string | null; assignment: Buffer }>
+  members: Array<{
+    memberId: string
+    clientId: string
+    clientHost: string
+    groupInstanceId: string | null
+    /** The member's subscription metadata for the group's protocol (empty while none is chosen). */
+    metadata: Buffer
+    assignment: Buffer
+  }>
 }
 
 export const MEMBERS_PER_GROUP_MAX = 10_000
@@ -130,7 +141,7 @@ export class GroupCoordinator {
       if (g.members.size >= MEMBERS_PER_GROUP_MAX) throw new InvalidConfigError(`group ${g.id} has ${MEMBERS_PER_GROUP_MAX} members already`)
       const memberId = `${req.clientId || 'kafkalite'}-${randomUUID()}`
       m = {
-        memberId, groupInstanceId: req.groupInstanceId ?? null, clientId: req.clientId, sessionTimeoutMs: req.sessionTimeoutMs,
+        memberId, groupInstanceId: req.groupInstanceId ?? null, clientId: req.clientId, clientHost: req.clientHost ?? '', sessionTimeoutMs: req.sessionTimeoutMs,
         rebalanceTimeoutMs: req.rebalanceTimeoutMs, protocolType: req.protocolType, protocols: req.protocols,
         assignment: Buffer.alloc(0), join: null, sync: null, session: null, onRebalance: req.onRebalance,
       }
@@ -353,6 +364,11 @@ export class GroupCoordinator {
     return !!g && g.generation === generationId && g.members.has(memberId)
   }
 
+  /** Whether `memberId` is in the group now, whatever its generation. */
+  isMember(groupId: string, memberId: string): boolean {
+    return this.groups.get(groupId)?.members.has(memberId) ?? false
+  }
+
   describe(groupId: string): GroupDescription {
     const g = this.group(groupId, false)
     if (!g && this.offsets.all(groupId).length === 0) throw new GroupNotFoundError(`unknown group ${groupId}`)
@@ -364,7 +380,14 @@ export class GroupCoordinator {
       protocol: g?.protocolName ?? null,
       leader: g?.leader ?? null,
       members: g
-        ? [...g.members.values()].map((m) => ({ memberId: m.memberId, clientId: m.clientId, groupInstanceId: m.groupInstanceId, assignment: m.assignment }))
+        ? [...g.members.values()].map((m) => ({
+            memberId: m.memberId,
+            clientId: m.clientId,
+            clientHost: m.clientHost,
+            groupInstanceId: m.groupInstanceId,
+            metadata: m.protocols.find((p) => p.name === g.protocolName)?.metadata ?? Buffer.alloc(0),
+            assignment: m.assignment,
+          }))
         : [],
     }
   }
