@@ -8,6 +8,7 @@ import { demoCommand } from './demo.js'
 import { dumpCommand } from './dump.js'
 import { groupsCommand } from './groups.js'
 import { produceCommand } from './produce.js'
+import { serveCommand } from './serve.js'
 import { topicsCommand } from './topics.js'
 import { verifyCommand } from './verify.js'
 
@@ -33,7 +34,8 @@ Examples:
   $ seq 1 5 | kafkalite produce orders
   $ kafkalite consume orders --from-beginning --print-offset
   $ kafkalite groups lag billing
-  $ kafkalite verify`,
+  $ kafkalite verify
+  $ kafkalite serve --port 9092      (then: kcat -b 127.0.0.1:9092 -L)`,
     )
   topicsCommand(program)
   produceCommand(program)
@@ -41,6 +43,7 @@ Examples:
   groupsCommand(program)
   dumpCommand(program)
   verifyCommand(program)
+  serveCommand(program)
   demoCommand(program)
   for (const cmd of allCommands(program)) {
     const name = commandPath(cmd)
