@@ -71,6 +71,12 @@ export interface ApiSpec {
   name: string
   minVersion: number
   maxVersion: number
+  /**
+   * The lowest version ApiVersions advertises, when lower than minVersion: Produce is advertised from
+   * v0 (as Kafka does since KAFKA-18659) because librdkafka compresses gzip/snappy/lz4 batches only
+   * for brokers listing Produce v0; clients pick their highest version, so v0-v2 are never sent.
+   */
+  advertisedMin?: number
   /** First version with flexible (tagged-field) encoding; Infinity when none served is flexible. */
   flexibleFrom: number
   handle: Handler

@@ -23,8 +23,11 @@ const spec = (name: string, minVersion: number, maxVersion: number, handle: ApiS
   name, minVersion, maxVersion, handle, flexibleFrom,
 })
 
+/** The range ApiVersions lists for an API (see ApiSpec.advertisedMin). */
+const listed = (s: ApiSpec): [number, number] => [s.advertisedMin ?? s.minVersion, s.maxVersion]
+
 const API_TABLE: ReadonlyMap<number, ApiSpec> = new Map([
-  [0, spec('Produce', 3, 7, handleProduce)],
+  [0, { ...spec('Produce', 3, 7, handleProduce), advertisedMin: 0 }],
   [1, spec('Fetch', 4, 11, handleFetch)],
   [2, spec('ListOffsets', 1, 3, handleListOffsets)],
   [3, spec('Metadata', 0, 6, handleMetadata)],
@@ -70,19 +73,19 @@ function handleApiVersions(_ctx: unknown, req: { version: number }, r: Reader, w
     r.compactString()
     r.taggedFields()
     w.int16(ErrorCode.NONE)
-    w.compactArray([...API_TABLE], (w, [key, s]) => w.int16(key).int16(s.minVersion).int16(s.maxVersion).taggedFields())
+    w.compactArray([...API_TABLE], (w, [key, s]) => w.int16(key).int16(listed(s)[0]).int16(listed(s)[1]).taggedFields())
     w.int32(0)
     w.taggedFields()
     return
   }
   w.int16(ErrorCode.NONE)
-  w.array([...API_TABLE], (w, [key, s]) => w.int16(key).int16(s.minVersion).int16(s.maxVersion))
+  w.array([...API_TABLE], (w, [key, s]) => w.int16(key).int16(listed(s)[0]).int16(listed(s)[1]))
   if (req.version >= 1) w.int32(0)
 }
 
 /** The answer to an ApiVersions request newer than v3: error 35 in the v0 layout, with the versions served. */
 export function unsupportedApiVersions(): Writer {
   const w = new Writer().int16(ErrorCode.UNSUPPORTED_VERSION)
-  w.array([...API_TABLE], (w, [key, s]) => w.int16(key).int16(s.minVersion).int16(s.maxVersion))
+  w.array([...API_TABLE], (w, [key, s]) => w.int16(key).int16(listed(s)[0]).int16(listed(s)[1]))
   return w
 }
