@@ -42,6 +42,7 @@ export class WireServer {
   private closingPromise: Promise<void> | null = null
   private readonly closeListeners = new Set<() => void>()
   private readonly ctx: WireContext
+  private boundPort = 0
 
   private constructor(
     private readonly server: Server,
@@ -82,6 +83,8 @@ export class WireServer {
         resolve()
       })
     })
+    const a = server.address()
+    ws.boundPort = typeof a === 'object' && a ? a.port : resolved.port
     server.on('error', (err) => debug('listener error: %s', err.message))
     debug('listening on %s:%d', resolved.host, ws.port)
     return ws
@@ -89,8 +92,7 @@ export class WireServer {
 
   /** The port the listener is bound to. */
   get port(): number {
-    const a = this.server.address()
-    return typeof a === 'object' && a ? a.port : this.options.port
+    return this.boundPort
   }
 
   get host(): string {
