@@ -1,7 +1,8 @@
 // Produce and consume through the Kafka wire listener, side by side with the in-process API on the
 // same records: 100-byte values with 8-byte keys, acks all (fsync'd), one partition, a data dir in
-// the OS temp dir. Clients: the real kafkajs package (sends of 1000, 4 in flight; eachBatch) and
-// kcat/librdkafka (-P from a file, -C to /dev/null) when installed.
+// the OS temp dir. Clients: the real kafkajs package (sends of 1000, 4 in flight; eachBatch), in
+// this process (as a test double runs) and in a child process (the listener alone on this event
+// loop), and kcat/librdkafka (-P from a file, -C to /dev/null) when installed.
 // npm run bench:wire [-- --quick]
 import { execFileSync, spawn } from 'node:child_process'
 import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -86,7 +87,25 @@ async function kafkajs(port: number, broker: Broker): Promise<void> {
   })
   const consumeMs = performance.now() - t1
   await consumer.disconnect()
-  rows.push({ client: 'kafkajs over TCP', 'produce msg/s': rate(produceMs), 'consume msg/s': rate(consumeMs) })
+  rows.push({ client: 'kafkajs over TCP, same process', 'produce msg/s': rate(produceMs), 'consume msg/s': rate(consumeMs) })
+}
+
+/** kafkajs in a child process: the listener alone on this process's event loop. */
+async function kafkajsChild(port: number, broker: Broker): Promise<void> {
+  await broker.createTopic('kafkajs-child', { partitions: 1 })
+  const child = (mode: string): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const p = spawn(process.execPath, ['--import', 'tsx', new URL('./lib/kafkajs-child.ts', import.meta.url).pathname, mode, String(port), 'kafkajs-child', String(N)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
+      let out = ''
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()))
+      p.on('error', reject)
+      p.on('exit', (code) => (code === 0 ? resolve((JSON.parse(out) as { ms: number }).ms) : reject(new Error(`kafkajs child exited with ${code}`))))
+    })
+  const produceMs = await child('produce')
+  const consumeMs = await child('consume')
+  rows.push({ client: 'kafkajs over TCP, another process', 'produce msg/s': rate(produceMs), 'consume msg/s': rate(consumeMs) })
 }
 
 function run(cmd: string, args: string[], stdinFile?: string): Promise<number> {
@@ -118,6 +137,7 @@ try {
   const server = await broker.listen({ port: 0 })
   await inProcess(broker)
   await kafkajs(server.port, broker)
+  await kafkajsChild(server.port, broker)
   if (hasKcat()) await kcat(server.port, broker)
   else console.log('kcat is not installed: its row is left out (apt-get install kcat)')
   await broker.close()
