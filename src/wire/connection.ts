@@ -28,6 +28,9 @@ export class Connection {
   private inFlight = 0
   private closed = false
   private paused = false
+  /** abort() was called: no more requests are read; the connection closes once the started ones are answered. */
+  private aborting = false
+  private abortTimer: NodeJS.Timeout | null = null
   readonly state: ConnectionState
   /** Resolves when every started request has been answered (or the socket is gone). */
   private idleWaiters: Array<() => void> = []
@@ -44,6 +47,8 @@ export class Connection {
       remoteAddress: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
       members: new Set(),
       closed: false,
+      abort: (reason: string) => this.abort(reason),
+      hold: (p: Promise<unknown>) => this.hold(p),
     }
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
@@ -51,10 +56,44 @@ export class Connection {
     socket.on('close', () => this.finish())
   }
 
-  /** Closes the connection, logging why (the data and other connections are untouched). */
+  /**
+   * Closes the connection, logging why (the data and other connections are untouched): reads no
+   * more requests, answers the ones already started, then closes. A connection still busy after
+   * closeTimeoutMs is cut.
+   */
   abort(reason: string): void {
-    if (this.closed) return
+    if (this.closed || this.aborting) return
+    this.aborting = true
     debug('closing connection %d (%s): %s', this.state.id, this.state.remoteAddress, reason)
+    this.pending.length = 0
+    this.pendingBytes = 0
+    this.socket.pause()
+    this.abortTimer = setTimeout(() => this.destroy('still busy after closeTimeoutMs'), this.ctx.options.closeTimeoutMs)
+    this.abortTimer.unref()
+    this.flush()
+  }
+
+  private holding = false
+
+  private hold(p: Promise<unknown>): void {
+    this.holding = true
+    void p
+      .catch(() => undefined)
+      .then(() => {
+        this.holding = false
+        if (this.closed || this.aborting) return
+        try {
+          this.readFrames()
+        } catch (err) {
+          this.abort(err instanceof Error ? err.message : String(err))
+        }
+      })
+  }
+
+  /** Cuts the connection at once, answered or not. */
+  destroy(reason: string): void {
+    if (this.closed) return
+    debug('cutting connection %d (%s): %s', this.state.id, this.state.remoteAddress, reason)
     this.socket.destroy()
     this.finish()
   }
@@ -74,6 +113,7 @@ export class Connection {
   private finish(): void {
     if (this.closed) return
     this.closed = true
+    if (this.abortTimer) clearTimeout(this.abortTimer)
     this.state.closed = true
     this.pending.length = 0
     for (const w of this.idleWaiters.splice(0)) w()
@@ -81,7 +121,7 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.closed) return
+    if (this.closed || this.aborting) return
     this.pending.push(chunk)
     this.pendingBytes += chunk.length
     try {
@@ -92,9 +132,10 @@ export class Connection {
   }
 
   private readFrames(): void {
-    while (!this.closed && this.pendingBytes >= 4) {
+    while (!this.closed && !this.aborting && !this.holding && this.pendingBytes >= 4) {
       const size = this.peekSize()
-      if (size < 12) throw new MalformedRequest(`request frame of ${size} bytes is too short`)
+      // The smallest request is 10 bytes: ApiVersions v0 with a null client id and an empty body.
+      if (size < 10) throw new MalformedRequest(`request frame of ${size} bytes is too short`)
       if (size > this.ctx.options.maxRequestBytes) throw new MalformedRequest(`request frame of ${size} bytes exceeds maxRequestBytes ${this.ctx.options.maxRequestBytes}`)
       if (this.pendingBytes < 4 + size) return
       const frame = this.take(4 + size).subarray(4)
@@ -157,6 +198,18 @@ export class Connection {
     } catch (err) {
       result = Promise.reject(err)
     }
+    // Handlers parse their whole request before their first await: a malformed one is known now, so
+    // nothing read after it runs.
+    const failed = (err: unknown): void => {
+      this.inFlight--
+      slot.done = true
+      this.abort(`${spec.name} v${version} (correlation id ${correlationId}) failed: ${err instanceof Error ? err.message : String(err)}`)
+    }
+    if (r.failure) {
+      Promise.resolve(result).catch(() => undefined)
+      failed(r.failure)
+      return
+    }
     Promise.resolve(result).then(
       (out) => {
         this.inFlight--
@@ -167,10 +220,7 @@ export class Connection {
           this.respond(slot, req, flexible && apiKey !== API_VERSIONS_KEY, w)
         }
       },
-      (err: unknown) => {
-        this.inFlight--
-        this.abort(`${spec.name} v${version} (correlation id ${correlationId}) failed: ${err instanceof Error ? err.message : String(err)}`)
-      },
+      failed,
     )
   }
 
@@ -196,6 +246,11 @@ export class Connection {
     }
     if (wrote) this.socket.uncork()
     if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w()
+    if (this.aborting) {
+      // Every started request answered: close once the responses are written.
+      if (this.slots.length === 0) this.socket.destroySoon()
+      return
+    }
     if (this.paused && this.idleWaiters.length === 0 && this.inFlight < this.ctx.options.maxInFlightRequests && !this.ctx.isClosing) {
       this.paused = false
       this.socket.resume()

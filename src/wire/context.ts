@@ -42,6 +42,10 @@ export interface ConnectionState {
   readonly members: Set<string>
   /** Set when the socket is gone (a join that completes afterwards leaves again at once). */
   closed: boolean
+  /** Closes the connection after answering the requests already started (logged with `reason`). */
+  abort(reason: string): void
+  /** Starts no further request on this connection until `p` settles (an acks=0 Produce's appends). */
+  hold(p: Promise<unknown>): void
 }
 
 export interface WireContext extends WireBackend {

@@ -73,3 +73,13 @@ export function errorCodeOf(err: unknown): number {
 export function errorMessageOf(err: unknown): string | null {
   return err instanceof Error ? err.message : null
 }
+
+const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state'])
+
+/**
+ * Topics whose records the broker itself writes and decodes, as Kafka's Topic.isInternal: clients
+ * may read them, never write, delete or reshape them (Kafka answers INVALID_TOPIC_EXCEPTION).
+ */
+export function isInternalTopic(name: string): boolean {
+  return INTERNAL_TOPICS.has(name)
+}

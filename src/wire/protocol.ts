@@ -20,6 +20,8 @@ export const ARRAY_ITEMS_MAX = 1_000_000
 
 export class Reader {
   pos: number
+  /** The first parse error, kept so the connection sees it synchronously even inside an async handler. */
+  failure: MalformedRequest | null = null
 
   constructor(
     readonly buf: Buffer,
@@ -33,8 +35,14 @@ export class Reader {
     return this.end - this.pos
   }
 
+  /** Throws (and remembers) a MalformedRequest. */
+  fail(message: string): never {
+    this.failure ??= new MalformedRequest(message)
+    throw this.failure
+  }
+
   private need(n: number, what: string): number {
-    if (n < 0 || this.pos + n > this.end) throw new MalformedRequest(`${what} runs past the end of the request (${n} bytes at ${this.pos} of ${this.end})`)
+    if (n < 0 || this.pos + n > this.end) this.fail(`${what} runs past the end of the request (${n} bytes at ${this.pos} of ${this.end})`)
     const at = this.pos
     this.pos += n
     return at
@@ -56,10 +64,9 @@ export class Reader {
     return this.buf.readInt32BE(this.need(4, 'int32'))
   }
 
+  /** An int64 as a number: exact to 2^53 (offsets, ids, timestamps); beyond, rounded (Long.MAX_VALUE sentinels stay out of range). */
   int64(): number {
-    const v = this.buf.readBigInt64BE(this.need(8, 'int64'))
-    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new MalformedRequest(`int64 ${v} is outside the safe integer range`)
-    return Number(v)
+    return Number(this.buf.readBigInt64BE(this.need(8, 'int64')))
   }
 
   uvarint(): number {
@@ -69,27 +76,27 @@ export class Reader {
       value += (b & 0x7f) * 2 ** shift
       if ((b & 0x80) === 0) return value
     }
-    throw new MalformedRequest('varint longer than 5 bytes')
+    this.fail('varint longer than 5 bytes')
   }
 
   nullableString(): string | null {
     const n = this.int16()
     if (n === -1) return null
-    if (n < 0) throw new MalformedRequest(`string length ${n}`)
+    if (n < 0) this.fail(`string length ${n}`)
     const at = this.need(n, 'string')
     return this.buf.toString('utf8', at, at + n)
   }
 
   string(): string {
     const s = this.nullableString()
-    if (s === null) throw new MalformedRequest('null where a string is required')
+    if (s === null) this.fail('null where a string is required')
     return s
   }
 
   nullableBytes(): Buffer | null {
     const n = this.int32()
     if (n === -1) return null
-    if (n < 0) throw new MalformedRequest(`bytes length ${n}`)
+    if (n < 0) this.fail(`bytes length ${n}`)
     const at = this.need(n, 'bytes')
     return this.buf.subarray(at, at + n)
   }
@@ -99,14 +106,14 @@ export class Reader {
   }
 
   private count(n: number): number {
-    if (n > this.remaining || n > ARRAY_ITEMS_MAX) throw new MalformedRequest(`array of ${n} items cannot fit in ${this.remaining} bytes`)
+    if (n > this.remaining || n > ARRAY_ITEMS_MAX) this.fail(`array of ${n} items cannot fit in ${this.remaining} bytes`)
     return n
   }
 
   nullableArray<T>(item: (r: Reader) => T): T[] | null {
     const n = this.int32()
     if (n === -1) return null
-    if (n < 0) throw new MalformedRequest(`array length ${n}`)
+    if (n < 0) this.fail(`array length ${n}`)
     const out: T[] = []
     for (let i = this.count(n); i > 0; i--) out.push(item(this))
     return out
@@ -125,7 +132,7 @@ export class Reader {
 
   compactString(): string {
     const s = this.compactNullableString()
-    if (s === null) throw new MalformedRequest('null where a string is required')
+    if (s === null) this.fail('null where a string is required')
     return s
   }
 
@@ -196,7 +203,7 @@ export class Writer {
   }
 
   int64(v: number): this {
-    this.part.writeBigInt64BE(BigInt(v), this.room(8))
+    this.part.writeBigInt64BE(BigInt.asIntN(64, BigInt(v)), this.room(8))
     return this
   }
 

@@ -147,10 +147,12 @@ export class WireServer {
     clearTimeout(timer)
     for (const c of [...this.connections]) c.end()
     const cut = setTimeout(() => {
-      for (const c of [...this.connections]) c.abort('server closed')
+      for (const c of [...this.connections]) c.destroy('server closed')
     }, 200)
     await stopped
     clearTimeout(cut)
+    // The sockets are closed; their 'close' events may still be queued: forget them now.
+    for (const c of [...this.connections]) c.destroy('server closed')
     debug('listener on port %d closed', this.port)
     this.onClosed()
   }

@@ -9,16 +9,36 @@
 //   validate_only BOOL
 //   response: throttle_time_ms int32, responses [error_code int16, error_message NULLABLE_STRING, resource_type int8, resource_name STRING]
 // AlterConfigs replaces a topic's whole set of overrides: a config left out goes back to its default.
-import { InvalidConfigError } from '../../errors.js'
+import { InvalidConfigError, InvalidTopicError } from '../../errors.js'
 import { topicConfigFromEntries, topicConfigToEntries, type TopicConfig } from '../../broker/topic-config.js'
 import type { RequestInfo, WireContext } from '../context.js'
-import { ErrorCode, errorCodeOf, errorMessageOf } from '../errors.js'
+import { ErrorCode, errorCodeOf, errorMessageOf, isInternalTopic } from '../errors.js'
 import type { Reader, Writer } from '../protocol.js'
 
 const TOPIC = 2
 const BROKER = 4
 const SOURCE_TOPIC_OVERRIDE = 1
 const SOURCE_DEFAULT = 5
+
+/**
+ * Kafka topic configs that have no meaning for a single-broker, single-replica, local log (or that
+ * kafkalite does not model): accepted and ignored in CreateTopics and AlterConfigs, as a client
+ * sending them to Kafka expects them accepted. Any other unknown name is INVALID_CONFIG.
+ */
+const IGNORED_KAFKA_CONFIGS = new Set([
+  'compression.type', 'file.delete.delay.ms', 'flush.messages', 'flush.ms', 'follower.replication.throttled.replicas',
+  'leader.replication.throttled.replicas', 'local.retention.bytes', 'local.retention.ms', 'max.compaction.lag.ms',
+  'message.downconversion.enable', 'message.format.version', 'message.timestamp.after.max.ms', 'message.timestamp.before.max.ms',
+  'message.timestamp.difference.max.ms', 'min.compaction.lag.ms', 'min.insync.replicas', 'preallocate', 'remote.storage.enable',
+  'segment.index.bytes', 'segment.jitter.ms', 'unclean.leader.election.enable',
+])
+
+/** The entries kafkalite models, as topic configs (validated); ignored Kafka names are dropped. */
+export function modeledConfig(entries: Record<string, string | null>): { [K in keyof TopicConfig]?: TopicConfig[K] | null } {
+  const kept: Record<string, string | null> = {}
+  for (const [name, value] of Object.entries(entries)) if (!IGNORED_KAFKA_CONFIGS.has(name)) kept[name] = value
+  return topicConfigFromEntries(kept)
+}
 
 interface ConfigEntry {
   name: string
@@ -71,12 +91,13 @@ export async function handleAlterConfigs(ctx: WireContext, _req: RequestInfo, r:
   for (const res of resources) {
     try {
       if (res.type !== TOPIC) throw new InvalidConfigError(`only topic configs can be altered here (resource type ${res.type})`)
+      if (isInternalTopic(res.name)) throw new InvalidTopicError(`${res.name} is an internal topic: its configs are the broker's`)
       const current = ctx.broker.describeTopic(res.name).overrides
       const changes: Record<string, unknown> = {}
       for (const key of Object.keys(current)) changes[key] = null
       const entries: Record<string, string | null> = {}
       for (const c of res.configs) entries[c.name] = c.value
-      Object.assign(changes, topicConfigFromEntries(entries))
+      Object.assign(changes, modeledConfig(entries))
       if (!validateOnly) await ctx.broker.alterTopicConfig(res.name, changes as { [K in keyof TopicConfig]?: TopicConfig[K] | null })
       results.push({ error: ErrorCode.NONE, message: null, type: res.type, name: res.name })
     } catch (err) {

@@ -64,16 +64,23 @@ export async function handleFetch(ctx: WireContext, req: RequestInfo, r: Reader,
   if (v >= 7) r.array((r) => ({ name: r.string(), partitions: r.array((r) => r.int32()) }))
   if (v >= 11) r.string() // rack_id
 
+  if (sessionId !== 0) {
+    // No fetch session is ever handed out: the client starts over with a full fetch.
+    w.int32(0).int16(FETCH_SESSION_ID_NOT_FOUND).int32(0)
+    w.array([], () => undefined)
+    return
+  }
   const deadline = Date.now() + maxWaitMs
   let result = readAll(ctx, topics, maxBytes, isolation)
-  while (result.bytes < minBytes && Date.now() < deadline && !ctx.isClosing) {
+  // A partition in error is answered at once, as Kafka does.
+  while (result.bytes < minBytes && !result.failed && Date.now() < deadline && !ctx.isClosing) {
     await waitForAppend(ctx, topics, deadline)
     result = readAll(ctx, topics, maxBytes, isolation)
   }
 
   w.int32(0)
   if (v >= 7) {
-    w.int16(sessionId === 0 ? ErrorCode.NONE : FETCH_SESSION_ID_NOT_FOUND)
+    w.int16(ErrorCode.NONE)
     w.int32(0)
   }
   w.array(result.topics, (w, t) => {
@@ -95,19 +102,21 @@ function readAll(
   topics: Array<{ name: string; partitions: FetchPartition[] }>,
   maxBytes: number,
   isolation: Isolation,
-): { bytes: number; topics: Array<{ name: string; partitions: PartitionData[] }> } {
+): { bytes: number; failed: boolean; topics: Array<{ name: string; partitions: PartitionData[] }> } {
   let budget = Math.max(maxBytes, 0)
   let bytes = 0
+  let failed = false
   const out = topics.map((t) => ({
     name: t.name,
     partitions: t.partitions.map((fp) => {
       const d = readPartition(ctx, t.name, fp, bytes === 0 ? Math.max(Math.min(fp.maxBytes, budget), 1) : Math.min(fp.maxBytes, budget), isolation)
       bytes += d.records.length
       budget -= d.records.length
+      if (d.error !== ErrorCode.NONE) failed = true
       return d
     }),
   }))
-  return { bytes, topics: out }
+  return { bytes, failed, topics: out }
 }
 
 function readPartition(ctx: WireContext, topic: string, fp: FetchPartition, maxBytes: number, isolation: Isolation): PartitionData {

@@ -9,7 +9,7 @@
 //                              isr_nodes [int32], offline_replicas [int32] (v5+)]]
 import { KafkaliteError } from '../../errors.js'
 import type { RequestInfo, WireContext } from '../context.js'
-import { ErrorCode, errorCodeOf } from '../errors.js'
+import { ErrorCode, errorCodeOf, isInternalTopic } from '../errors.js'
 import type { Reader, Writer } from '../protocol.js'
 
 export const NODE_ID = 0
@@ -28,7 +28,7 @@ export async function handleMetadata(ctx: WireContext, req: RequestInfo, r: Read
   const autoCreate = v >= 4 ? r.bool() : true
   const topics: TopicMeta[] = []
   if (names === null) {
-    for (const t of ctx.broker.topics({ internal: true })) topics.push({ error: ErrorCode.NONE, name: t.name, internal: t.name.startsWith('__'), partitions: t.partitions })
+    for (const t of ctx.broker.topics({ internal: true })) topics.push({ error: ErrorCode.NONE, name: t.name, internal: isInternalTopic(t.name), partitions: t.partitions })
   } else {
     for (const name of new Set(names)) topics.push(await describe(ctx, name, autoCreate && ctx.options.autoCreateTopics))
   }
@@ -54,7 +54,7 @@ export async function handleMetadata(ctx: WireContext, req: RequestInfo, r: Read
 }
 
 async function describe(ctx: WireContext, name: string, autoCreate: boolean): Promise<TopicMeta> {
-  if (!ctx.broker.hasTopic(name) && autoCreate && !ctx.broker.readOnly) {
+  if (!ctx.broker.hasTopic(name) && autoCreate && !ctx.broker.readOnly && !isInternalTopic(name)) {
     try {
       await ctx.broker.createTopic(name)
     } catch (err) {
@@ -62,5 +62,5 @@ async function describe(ctx: WireContext, name: string, autoCreate: boolean): Pr
     }
   }
   if (!ctx.broker.hasTopic(name)) return { error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, internal: false, partitions: 0 }
-  return { error: ErrorCode.NONE, name, internal: name.startsWith('__'), partitions: ctx.broker.topic(name).partitions }
+  return { error: ErrorCode.NONE, name, internal: isInternalTopic(name), partitions: ctx.broker.topic(name).partitions }
 }

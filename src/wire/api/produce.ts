@@ -10,7 +10,7 @@
 import createDebug from 'debug'
 import type { Acks, AppendInfo } from '../../broker/partition.js'
 import { NO_RESPONSE, type RequestInfo, type WireContext } from '../context.js'
-import { ErrorCode, errorCodeOf } from '../errors.js'
+import { ErrorCode, errorCodeOf, isInternalTopic } from '../errors.js'
 import type { Reader, Writer } from '../protocol.js'
 
 const debug = createDebug('kafkalite:wire')
@@ -39,7 +39,15 @@ export async function handleProduce(ctx: WireContext, req: RequestInfo, r: Reade
     partitions: t.partitions.map((p) => (acks ? append(ctx, t.name, p.index, p.records, acks) : failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS))),
   }))
   if (acksCode === 0) {
-    for (const t of results) for (const p of t.partitions) void Promise.resolve(p).then((x) => x.error && debug('acks=0 produce to %s-%d failed with error %d', t.name, x.index, x.error))
+    // No response to carry an error: Kafka closes the connection, the one signal such a producer gets.
+    // Requests behind this one wait for its appends, and a refusal closes the connection first.
+    const settled = results.flatMap((t) =>
+      t.partitions.map(async (p) => {
+        const x = await p
+        if (x.error) req.conn.abort(`acks=0 produce to ${t.name}-${x.index} failed with error ${x.error}`)
+      }),
+    )
+    req.conn.hold(Promise.all(settled))
     return NO_RESPONSE
   }
   const settled = await Promise.all(results.map(async (t) => ({ name: t.name, partitions: await Promise.all(t.partitions) })))
@@ -59,10 +67,11 @@ function failed(index: number, error: number): PartitionResult {
 
 /** Starts the append now (synchronously); the promise settles per `acks`. */
 function append(ctx: WireContext, topic: string, index: number, records: Buffer | null, acks: Acks): PartitionResult | Promise<PartitionResult> {
+  if (isInternalTopic(topic)) return failed(index, ErrorCode.INVALID_TOPIC_EXCEPTION)
   if (!ctx.broker.hasTopic(topic)) return failed(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
   const t = ctx.broker.topic(topic)
   if (index < 0 || index >= t.partitions) return failed(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-  if (!records || records.length === 0) return failed(index, ErrorCode.CORRUPT_MESSAGE)
+  if (!records || records.length === 0) return failed(index, ErrorCode.INVALID_RECORD)
   const refused = checkFormat(records)
   if (refused !== ErrorCode.NONE) return failed(index, refused)
   const partition = t.partition(index)
@@ -82,12 +91,13 @@ function append(ctx: WireContext, topic: string, index: number, records: Buffer 
 }
 
 /**
- * Batches kafkalite cannot store as sent: an old message format (magic < 2), or a compression codec
+ * Batches kafkalite cannot store as sent: an old message format (magic < 2, which Produce v3+ never
+ * carries), or a compression codec
  * it cannot read back (snappy, lz4, zstd; gzip is read by the consumers and the cleaner).
  */
 function checkFormat(records: Buffer): number {
   for (let pos = 0; pos + 23 <= records.length; ) {
-    if (records[pos + 16] !== 2) return ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT
+    if (records[pos + 16] !== 2) return ErrorCode.INVALID_RECORD
     const codec = records.readInt16BE(pos + 21) & 0x07
     if (codec > 1) return ErrorCode.UNSUPPORTED_COMPRESSION_TYPE
     const size = 12 + records.readInt32BE(pos + 8)

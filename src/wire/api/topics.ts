@@ -12,10 +12,11 @@
 //   response: throttle_time_ms int32, results [name STRING, error_code int16, error_message NULLABLE_STRING]
 // DeleteRecords (21) v0-v1: topics [name STRING, partitions [partition_index int32, offset int64]], timeout_ms int32
 //   response: throttle_time_ms int32, topics [name STRING, partitions [partition_index int32, low_watermark int64, error_code int16]]
-import { topicConfigFromEntries, type TopicConfig } from '../../broker/topic-config.js'
+import type { TopicConfig } from '../../broker/topic-config.js'
 import type { RequestInfo, WireContext } from '../context.js'
-import { ErrorCode, errorCodeOf, errorMessageOf } from '../errors.js'
+import { ErrorCode, errorCodeOf, errorMessageOf, isInternalTopic } from '../errors.js'
 import type { Reader, Writer } from '../protocol.js'
+import { modeledConfig } from './configs.js'
 import { NODE_ID } from './metadata.js'
 
 interface Outcome {
@@ -25,6 +26,7 @@ interface Outcome {
 }
 
 const ok = (name: string): Outcome => ({ name, error: ErrorCode.NONE, message: null })
+const internal = (name: string): Outcome => ({ name, error: ErrorCode.INVALID_TOPIC_EXCEPTION, message: `${name} is an internal topic: names starting with __ are the broker's` })
 
 export async function handleCreateTopics(ctx: WireContext, req: RequestInfo, r: Reader, w: Writer): Promise<void> {
   const v = req.version
@@ -52,6 +54,7 @@ async function createOne(
   validateOnly: boolean,
 ): Promise<Outcome> {
   const fail = (error: number, message: string): Outcome => ({ name: t.name, error, message })
+  if (isInternalTopic(t.name)) return internal(t.name)
   if (t.replicationFactor !== -1 && t.replicationFactor !== 1 && t.assignments.length === 0) {
     return fail(ErrorCode.INVALID_REPLICATION_FACTOR, `replication factor ${t.replicationFactor}: this cluster has one broker`)
   }
@@ -68,7 +71,7 @@ async function createOne(
   try {
     const entries: Record<string, string> = {}
     for (const c of t.configs) if (c.value !== null) entries[c.name] = c.value
-    const config = topicConfigFromEntries(entries) as Partial<TopicConfig>
+    const config = modeledConfig(entries) as Partial<TopicConfig>
     if (ctx.broker.hasTopic(t.name)) return fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${t.name}' already exists.`)
     if (!validateOnly) await ctx.broker.createTopic(t.name, { ...config, partitions })
     return ok(t.name)
@@ -82,6 +85,10 @@ export async function handleDeleteTopics(ctx: WireContext, req: RequestInfo, r: 
   r.int32() // timeout_ms
   const outcomes: Outcome[] = []
   for (const name of names) {
+    if (isInternalTopic(name) && ctx.broker.hasTopic(name)) {
+      outcomes.push(internal(name))
+      continue
+    }
     try {
       await ctx.broker.deleteTopic(name)
       outcomes.push(ok(name))
@@ -102,6 +109,10 @@ export async function handleCreatePartitions(ctx: WireContext, _req: RequestInfo
     try {
       if (!ctx.broker.hasTopic(t.name)) {
         outcomes.push({ name: t.name, error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `unknown topic ${t.name}` })
+        continue
+      }
+      if (isInternalTopic(t.name)) {
+        outcomes.push(internal(t.name))
         continue
       }
       const now = ctx.broker.topic(t.name).partitions
@@ -129,6 +140,10 @@ export async function handleDeleteRecords(ctx: WireContext, _req: RequestInfo, r
       try {
         if (!ctx.broker.hasTopic(t.name) || p.index < 0 || p.index >= ctx.broker.topic(t.name).partitions) {
           partitions.push({ index: p.index, low: -1, error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })
+          continue
+        }
+        if (isInternalTopic(t.name)) {
+          partitions.push({ index: p.index, low: -1, error: ErrorCode.INVALID_TOPIC_EXCEPTION })
           continue
         }
         const hw = ctx.broker.topic(t.name).partition(p.index).highWatermark
