@@ -22,7 +22,7 @@ export type TxnState = 'Empty' | 'Ongoing' | 'PrepareCommit' | 'PrepareAbort' | 
 /** A group's offsets sent with a transaction, committed when it commits. */
 export interface TxnOffsets {
   groupId: string
-  offsets: Array<{ topic: string; partition: number; offset: number }>
+  offsets: Array<{ topic: string; partition: number; offset: number; metadata?: string | null }>
 }
 
 /** How the coordinator reaches the consumer groups (set by the Broker, which owns them). */

@@ -100,13 +100,12 @@ export async function handleTxnOffsetCommit(ctx: WireContext, req: RequestInfo, 
       const index = r.int32()
       const offset = r.int64()
       if (req.version >= 2) r.int32() // committed_leader_epoch
-      r.nullableString() // committed_metadata
-      return { index, offset }
+      return { index, offset, metadata: r.nullableString() }
     }),
   }))
   let error: number = ErrorCode.NONE
   try {
-    const offsets = topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.index, offset: p.offset })))
+    const offsets = topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.index, offset: p.offset, metadata: p.metadata })))
     await coordinator(ctx).sendOffsets(transactionalId, producerId, epoch, groupId, offsets)
   } catch (err) {
     error = txnErrorCode(err)
