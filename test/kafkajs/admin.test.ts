@@ -11,9 +11,8 @@ import {
   KafkaJSDeleteGroupsError,
   KafkaJSNonRetriableError,
   KafkaJSProtocolError,
-  closeSharedBrokers,
-} from '../../src/kafkajs/index.js'
-import { test, withDeadline } from '../fixtures/helpers.js'
+} from '../fixtures/kafkajs-target.js'
+import { withDeadline } from '../fixtures/helpers.js'
 import {
   caught,
   collectingConsumer,
@@ -23,9 +22,12 @@ import {
   findProtocolError,
   newKafka,
   waitForAsync,
+  closeTargets,
+  isWire,
+  test,
 } from '../fixtures/kafkajs.js'
 
-after(() => closeSharedBrokers())
+after(() => closeTargets())
 
 const chain = (e: unknown): string => errorChain(e).map((x) => `${x.name}(${x.type ?? ''}): ${x.message}`).join(' <- ')
 
@@ -265,13 +267,17 @@ test('fetchTopicOffsetsByTimestamp: the first offset at or after the timestamp, 
   assert.deepEqual(await admin.fetchTopicOffsetsByTimestamp('bytime'), [{ partition: 0, offset: '3' }], 'no timestamp: the latest offset')
 })
 
+// Real KafkaJS's setOffsets, resetOffsets and fetchOffsets({ resolveOffsets }) each run a throwaway
+// consumer with KafkaJS's default maxWaitTimeInMs (5 s) and wait for its first (empty) fetch: about
+// 5 s each, against Kafka too, so the test needs more than the default 20 s in wire mode. Each such
+// call has its own deadline, so that one that never settles fails the test by name.
 test('fetchOffsets / setOffsets / resetOffsets for a group, and setOffsets refused while the group runs', async (t) => {
   const kafka = newKafka()
   const admin = await connectedAdmin(t, kafka)
   const producer = await connectedProducer(t, kafka)
   await admin.createTopics({ topics: [{ topic: 'grp-offs', numPartitions: 2 }] })
   await producer.send({ topic: 'grp-offs', messages: Array.from({ length: 6 }, (_, i) => ({ value: `v${i}`, partition: i % 2 })) })
-  await admin.setOffsets({ groupId: 'so-g', topic: 'grp-offs', partitions: [{ partition: 0, offset: '2' }, { partition: 1, offset: '1' }] })
+  await withDeadline(admin.setOffsets({ groupId: 'so-g', topic: 'grp-offs', partitions: [{ partition: 0, offset: '2' }, { partition: 1, offset: '1' }] }), 10_000, 'setOffsets')
   assert.deepEqual(
     await admin.fetchOffsets({ groupId: 'so-g', topics: ['grp-offs'] }),
     [{ topic: 'grp-offs', partitions: [{ partition: 0, offset: '2', metadata: null }, { partition: 1, offset: '1', metadata: null }] }],
@@ -291,19 +297,19 @@ test('fetchOffsets / setOffsets / resetOffsets for a group, and setOffsets refus
   assert.ok(runningReset instanceof KafkaJSNonRetriableError, `resetOffsets on a running group: KafkaJSNonRetriableError (got ${String(runningReset)})`)
   await withDeadline(collector.consumer.disconnect(), 5000, 'disconnect')
 
-  await admin.resetOffsets({ groupId: 'so-g', topic: 'grp-offs', earliest: true })
+  await withDeadline(admin.resetOffsets({ groupId: 'so-g', topic: 'grp-offs', earliest: true }), 10_000, 'resetOffsets({ earliest: true })')
   const [reset] = await admin.fetchOffsets({ groupId: 'so-g', topics: ['grp-offs'] })
   assert.deepEqual(reset!.partitions.map((p) => p.offset), ['-2', '-2'], 'KafkaJS commits the EARLIEST marker (-2), as its own spec shows')
-  const resolved = await admin.fetchOffsets({ groupId: 'so-g', topics: ['grp-offs'], resolveOffsets: true })
+  const resolved = await withDeadline(admin.fetchOffsets({ groupId: 'so-g', topics: ['grp-offs'], resolveOffsets: true }), 10_000, 'fetchOffsets({ resolveOffsets: true })')
   assert.deepEqual(resolved[0]!.partitions.map((p) => p.offset), ['0', '0'], 'resolveOffsets: true turns -2 into the low watermark')
   const again = await collectingConsumer(t, kafka, { groupId: 'so-g', topics: ['grp-offs'], fromBeginning: false })
   await again.waitForCount(6)
   assert.equal(again.received.length, 6, 'after resetOffsets(earliest) the group reads everything again')
   await withDeadline(again.consumer.disconnect(), 5000, 'disconnect')
-  await admin.resetOffsets({ groupId: 'so-g', topic: 'grp-offs' })
+  await withDeadline(admin.resetOffsets({ groupId: 'so-g', topic: 'grp-offs' }), 10_000, 'resetOffsets()')
   const [latest] = await admin.fetchOffsets({ groupId: 'so-g', topics: ['grp-offs'] })
   assert.deepEqual(latest!.partitions.map((p) => p.offset), ['-1', '-1'], 'resetOffsets without earliest commits the LATEST marker (-1)')
-})
+}, isWire ? 60_000 : 20_000)
 
 test('fetchOffsets of an unknown topic fails with UNKNOWN_TOPIC_OR_PARTITION; bad arguments are KafkaJSNonRetriableError', async (t) => {
   const kafka = newKafka({ retry: { initialRetryTime: 10, retries: 1 } })

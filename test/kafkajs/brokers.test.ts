@@ -5,12 +5,18 @@ import { after } from 'node:test'
 import assert from 'node:assert/strict'
 import { Broker } from '../../src/index.js'
 import { closeSharedBrokers } from '../../src/kafkajs/index.js'
-import { deferred, tempDir, test, withDeadline } from '../fixtures/helpers.js'
-import { collectingConsumer, connectedAdmin, connectedProducer, newKafka, uniqueBrokers } from '../fixtures/kafkajs.js'
+import { deferred, tempDir, withDeadline } from '../fixtures/helpers.js'
+import { collectingConsumer, connectedAdmin, connectedProducer, facadeOnly, newKafka, uniqueBrokers } from '../fixtures/kafkajs.js'
 
 after(() => closeSharedBrokers())
 
-test('two Kafka instances with the same brokers list share one broker; another list is a separate one', async (t) => {
+// All of this is about where the facade keeps its data: skipped in wire mode (where the fixture gives
+// each brokers list its own listener).
+const sharedByList = facadeOnly('in-memory brokers shared by brokers list are a facade feature')
+const closeShared = facadeOnly('closeSharedBrokers() is a kafkalite extra of the facade')
+const kafkaliteOption = facadeOnly('the kafkalite: { dir | broker } option is a facade feature')
+
+sharedByList('two Kafka instances with the same brokers list share one broker; another list is a separate one', async (t) => {
   const brokers = uniqueBrokers('shared')
   const producerSide = newKafka({ brokers, clientId: 'producer-app' })
   const consumerSide = newKafka({ brokers: [...brokers], clientId: 'consumer-app' })
@@ -23,7 +29,7 @@ test('two Kafka instances with the same brokers list share one broker; another l
   assert.ok(!(await elsewhere.listTopics()).includes('shared-topic'), 'a different brokers list does not see the topic')
 })
 
-test('closeSharedBrokers() closes and forgets the shared brokers: the same list starts empty afterwards', async (t) => {
+closeShared('closeSharedBrokers() closes and forgets the shared brokers: the same list starts empty afterwards', async (t) => {
   const brokers = uniqueBrokers('forget')
   const producer = newKafka({ brokers }).producer()
   await producer.connect()
@@ -34,7 +40,7 @@ test('closeSharedBrokers() closes and forgets the shared brokers: the same list 
   assert.ok(!(await admin.listTopics()).includes('forgotten'), 'a fresh in-memory broker')
 })
 
-test('kafkalite: { dir } keeps topics, messages and committed offsets across Kafka instances', async (t) => {
+kafkaliteOption('kafkalite: { dir } keeps topics, messages and committed offsets across Kafka instances', async (t) => {
   const dir = tempDir(t, 'kafkalite-kafkajs-')
   {
     const kafka = newKafka({ kafkalite: { dir } })
@@ -80,7 +86,7 @@ test('kafkalite: { dir } keeps topics, messages and committed offsets across Kaf
   assert.deepEqual(collector.received.map((r) => r.value).sort(), ['one', 'two'], 'a new consumer reads the old data')
 })
 
-test('kafkalite: { broker } uses the caller\'s open Broker (core API and facade see the same data); disconnect leaves it open', async (t) => {
+kafkaliteOption('kafkalite: { broker } uses the caller\'s open Broker (core API and facade see the same data); disconnect leaves it open', async (t) => {
   const broker = await Broker.open()
   t.after(() => broker.close())
   await broker.createTopic('core-made', { partitions: 2 })

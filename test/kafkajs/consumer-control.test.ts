@@ -3,11 +3,11 @@
 // same message, then a CRASH event when the retries are used up.
 import { after } from 'node:test'
 import assert from 'node:assert/strict'
-import { KafkaJSNonRetriableError, closeSharedBrokers } from '../../src/kafkajs/index.js'
-import { deferred, test, withDeadline } from '../fixtures/helpers.js'
-import { caught, collectingConsumer, connectedAdmin, connectedConsumer, connectedProducer, newKafka } from '../fixtures/kafkajs.js'
+import { KafkaJSNonRetriableError } from '../fixtures/kafkajs-target.js'
+import { deferred, withDeadline } from '../fixtures/helpers.js'
+import { caught, collectingConsumer, connectedAdmin, connectedConsumer, connectedProducer, newKafka, closeTargets, test } from '../fixtures/kafkajs.js'
 
-after(() => closeSharedBrokers())
+after(() => closeTargets())
 
 const values = (n: number, tag = 'm') => Array.from({ length: n }, (_, i) => ({ value: `${tag}${i}` }))
 

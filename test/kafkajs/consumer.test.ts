@@ -6,11 +6,10 @@ import assert from 'node:assert/strict'
 import {
   AssignerProtocol,
   KafkaJSNonRetriableError,
-  closeSharedBrokers,
   type EachBatchPayload,
   type EachMessagePayload,
-} from '../../src/kafkajs/index.js'
-import { deferred, test, withDeadline } from '../fixtures/helpers.js'
+} from '../fixtures/kafkajs-target.js'
+import { deferred, withDeadline } from '../fixtures/helpers.js'
 import {
   caught,
   collectingConsumer,
@@ -22,9 +21,12 @@ import {
   newKafka,
   realKafkajs,
   waitForAsync,
+  closeTargets,
+  isWire,
+  test,
 } from '../fixtures/kafkajs.js'
 
-after(() => closeSharedBrokers())
+after(() => closeTargets())
 
 test('eachMessage payload: { topic, partition, message: { key, value, headers, offset, timestamp, attributes }, heartbeat, pause }', async (t) => {
   const kafka = newKafka()
@@ -81,6 +83,19 @@ test('run() resolves after the group is joined: a message produced right after i
     'run()',
   )
   assert.equal(joined, true, 'GROUP_JOIN was emitted before run() resolved')
+  if (isWire) {
+    // Real KafkaJS resolves the start offset of a partition without a committed offset ("latest",
+    // ListOffsets) at its first fetch, after run() resolved, so against Kafka too a message produced
+    // right after run() can land below that offset and be skipped: produce until each partition
+    // delivered one, then check that no old message came.
+    for (let i = 0; !(received.some((r) => r.startsWith('0:')) && received.some((r) => r.startsWith('1:'))); i++) {
+      assert.ok(i < 50, `a new message on each partition arrives (got ${received.join(', ')})`)
+      await producer.send({ topic: 'live', messages: [{ value: 'new', partition: 0 }, { value: 'new', partition: 1 }] })
+      await waitForAsync(() => received.some((r) => r.startsWith('0:')) && received.some((r) => r.startsWith('1:')), 200, 'new messages').catch(() => {})
+    }
+    assert.ok(received.every((r) => r.endsWith(':new')), `only messages produced after run() resolved (got ${received.join(', ')})`)
+    return
+  }
   await producer.send({ topic: 'live', messages: [{ value: 'new', partition: 0 }, { value: 'new', partition: 1 }] })
   await waitForAsync(() => received.length >= 2, 5000, 'the two new messages')
   assert.deepEqual(received.sort(), ['0:new', '1:new'], 'only the messages produced after run() resolved')
@@ -216,6 +231,7 @@ test('eachBatch payload: batch { topic, partition, highWatermark, messages, isEm
       snapshot.uncommitted = uncommitted.topics.map((tp) => ({ topic: tp.topic, partitions: tp.partitions.map((p) => ({ partition: Number(p.partition), offset: p.offset })) }))
       await payload.heartbeat()
       await payload.commitOffsetsIfNecessary({ topics: [{ topic: 'batch', partitions: [{ partition: 0, offset: '3' }] }] })
+      snapshot.committedAfterCommitOffsetsIfNecessary = (await admin.fetchOffsets({ groupId: 'batch-g', topics: ['batch'] }))[0]!.partitions[0]!.offset
       got.resolve({ payload, snapshot })
     },
   })
@@ -236,9 +252,14 @@ test('eachBatch payload: batch { topic, partition, highWatermark, messages, isEm
       isRunning: true,
       isStale: false,
       uncommitted: [{ topic: 'batch', partitions: [{ partition: 0, offset: '3' }] }],
+      committedAfterCommitOffsetsIfNecessary: '3',
     },
     'the batch as KafkaJS builds it (one send = one batch; uncommittedOffsets after resolveOffset("2") is "3")',
   )
+  // Real KafkaJS fetches from the resolved offset, so it delivers the unresolved 3 and 4 again in its
+  // next batch (the branch above resolves them and the committed offset moves on to 5), as it does
+  // against Kafka; the facade goes on after the batch, so the commit of "3" stays.
+  if (isWire) return
   await waitForAsync(
     async () => (await admin.fetchOffsets({ groupId: 'batch-g', topics: ['batch'] }))[0]!.partitions[0]!.offset === '3',
     5000,

@@ -5,14 +5,13 @@ import { after } from 'node:test'
 import assert from 'node:assert/strict'
 import {
   AssignerProtocol,
-  closeSharedBrokers,
   type ConsumerGroupJoinEvent,
   type PartitionAssigner,
-} from '../../src/kafkajs/index.js'
-import { deferred, test, withDeadline } from '../fixtures/helpers.js'
-import { collectingConsumer, connectedAdmin, connectedProducer, newKafka, waitForAsync, type Collector } from '../fixtures/kafkajs.js'
+} from '../fixtures/kafkajs-target.js'
+import { deferred, withDeadline } from '../fixtures/helpers.js'
+import { collectingConsumer, connectedAdmin, connectedProducer, newKafka, waitForAsync, type Collector, closeTargets, test } from '../fixtures/kafkajs.js'
 
-after(() => closeSharedBrokers())
+after(() => closeTargets())
 
 const assigned = (c: { joins: ConsumerGroupJoinEvent[] }): Record<string, number[]> => {
   const last = c.joins.at(-1)

@@ -5,7 +5,10 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { test } from '../fixtures/helpers.js'
+import { facadeOnly } from '../fixtures/kafkajs.js'
+
+// The child script uses the facade in process (no server to start or stop).
+const test = facadeOnly('process exit of a script using the facade in process')
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const script = 'test/kafkajs/fixtures/produce-consume-exit.ts'

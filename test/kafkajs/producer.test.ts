@@ -11,10 +11,9 @@ import {
   KafkaJSNotImplemented,
   KafkaJSProtocolError,
   Partitioners,
-  closeSharedBrokers,
   type PartitionerArgs,
-} from '../../src/kafkajs/index.js'
-import { test, withDeadline } from '../fixtures/helpers.js'
+} from '../fixtures/kafkajs-target.js'
+import { withDeadline } from '../fixtures/helpers.js'
 import {
   caught,
   collectingConsumer,
@@ -26,9 +25,11 @@ import {
   kafkajsDefaultPartition,
   kafkajsLegacyPartition,
   newKafka,
+  closeTargets,
+  test,
 } from '../fixtures/kafkajs.js'
 
-after(() => closeSharedBrokers())
+after(() => closeTargets())
 
 const byPartition = <T extends { topicName: string; partition: number }>(rows: T[]): T[] =>
   [...rows].sort((a, b) => a.topicName.localeCompare(b.topicName) || a.partition - b.partition)

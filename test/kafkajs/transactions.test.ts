@@ -4,11 +4,11 @@
 // only; the transaction object refuses use after it ended; a newer producer fences an older one.
 import { after } from 'node:test'
 import assert from 'node:assert/strict'
-import { KafkaJSError, KafkaJSNonRetriableError, closeSharedBrokers } from '../../src/kafkajs/index.js'
-import { test, withDeadline } from '../fixtures/helpers.js'
-import { caught, collectingConsumer, connectedAdmin, connectedProducer, errorChain, newKafka, waitForAsync } from '../fixtures/kafkajs.js'
+import { KafkaJSError, KafkaJSNonRetriableError } from '../fixtures/kafkajs-target.js'
+import { withDeadline } from '../fixtures/helpers.js'
+import { caught, collectingConsumer, connectedAdmin, connectedProducer, errorChain, newKafka, waitForAsync, closeTargets, test } from '../fixtures/kafkajs.js'
 
-after(() => closeSharedBrokers())
+after(() => closeTargets())
 
 const txConfig = (id: string) => ({ transactionalId: id, maxInFlightRequests: 1, idempotent: true })
 

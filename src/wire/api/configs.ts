@@ -10,7 +10,7 @@
 //   response: throttle_time_ms int32, responses [error_code int16, error_message NULLABLE_STRING, resource_type int8, resource_name STRING]
 // AlterConfigs replaces a topic's whole set of overrides: a config left out goes back to its default.
 import { InvalidConfigError, InvalidTopicError } from '../../errors.js'
-import { topicConfigFromEntries, topicConfigToEntries, type TopicConfig } from '../../broker/topic-config.js'
+import { DEFAULT_TOPIC_CONFIG, topicConfigFromEntries, topicConfigToEntries, type TopicConfig } from '../../broker/topic-config.js'
 import type { RequestInfo, WireContext } from '../context.js'
 import { ErrorCode, errorCodeOf, errorMessageOf, isInternalTopic } from '../errors.js'
 import type { Reader, Writer } from '../protocol.js'
@@ -44,12 +44,14 @@ interface ConfigEntry {
   name: string
   value: string
   isDefault: boolean
+  /** Kafka's default for an overridden config (null when unknown). */
+  defaultValue: string | null
 }
 
 export function handleDescribeConfigs(ctx: WireContext, req: RequestInfo, r: Reader, w: Writer): void {
   const v = req.version
   const resources = r.array((r) => ({ type: r.int8(), name: r.string(), keys: r.nullableArray((r) => r.string()) }))
-  if (v >= 1) r.bool() // include_synonyms
+  const synonyms = v >= 1 ? r.bool() : false
   w.int32(0)
   w.array(resources, (w, res) => {
     let error: number = ErrorCode.NONE
@@ -69,7 +71,11 @@ export function handleDescribeConfigs(ctx: WireContext, req: RequestInfo, r: Rea
       if (v === 0) w.bool(e.isDefault)
       else w.int8(e.isDefault ? SOURCE_DEFAULT : SOURCE_TOPIC_OVERRIDE)
       w.bool(false)
-      if (v >= 1) w.array([], () => undefined)
+      // Synonyms, most specific first: the topic's override, then the default it replaces.
+      if (v >= 1) {
+        const list = !synonyms ? [] : e.isDefault ? [{ value: e.value, source: SOURCE_DEFAULT }] : [{ value: e.value, source: SOURCE_TOPIC_OVERRIDE }, ...(e.defaultValue === null ? [] : [{ value: e.defaultValue, source: SOURCE_DEFAULT }])]
+        w.array(list, (w, x) => w.string(e.name).nullableString(x.value).int8(x.source))
+      }
     })
   })
 }
@@ -77,7 +83,8 @@ export function handleDescribeConfigs(ctx: WireContext, req: RequestInfo, r: Rea
 function topicEntries(ctx: WireContext, name: string): ConfigEntry[] {
   const d = ctx.broker.describeTopic(name)
   const overridden = new Set(Object.keys(topicConfigToEntries(d.overrides)))
-  return Object.entries(topicConfigToEntries(d.config)).map(([k, value]) => ({ name: k, value, isDefault: !overridden.has(k) }))
+  const defaults = topicConfigToEntries(DEFAULT_TOPIC_CONFIG)
+  return Object.entries(topicConfigToEntries(d.config)).map(([k, value]) => ({ name: k, value, isDefault: !overridden.has(k), defaultValue: defaults[k] ?? null }))
 }
 
 export async function handleAlterConfigs(ctx: WireContext, _req: RequestInfo, r: Reader, w: Writer): Promise<void> {

@@ -33,7 +33,8 @@ export async function handleOffsetCommit(ctx: WireContext, req: RequestInfo, r: 
     for (const p of t.partitions) {
       if (p.index < 0 || p.index >= partitions) errors.set(key(t.name, p.index), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
       else if (p.metadata && Buffer.byteLength(p.metadata) > OFFSET_METADATA_BYTES_MAX) errors.set(key(t.name, p.index), OFFSET_METADATA_TOO_LARGE)
-      else if (p.offset < 0 || !Number.isSafeInteger(p.offset)) errors.set(key(t.name, p.index), ErrorCode.OFFSET_OUT_OF_RANGE)
+      // Kafka stores any offset: clients commit -1/-2 (latest/earliest) when they reset a group.
+      else if (!Number.isSafeInteger(p.offset)) errors.set(key(t.name, p.index), ErrorCode.OFFSET_OUT_OF_RANGE)
       else valid.push({ topic: t.name, partition: p.index, offset: p.offset, metadata: p.metadata })
     }
   }
