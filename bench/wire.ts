@@ -10,14 +10,14 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Broker } from 'kafkalite'
+import { VALUE, keyOf, kafkajsConsume, kafkajsProduce } from './lib/kafkajs-client.js'
 
 const { Kafka, logLevel } = createRequire(import.meta.url)('kafkajs') as typeof import('kafkajs')
 const quick = process.argv.includes('--quick')
 const N = quick ? 20_000 : 200_000
 const PER_SEND = 1000
 const IN_FLIGHT = 4
-const value = Buffer.alloc(100, 'x')
-const keyOf = (i: number): string => `k${String(i % 10_000_000).padStart(7, '0')}`
+const value = VALUE
 
 const dir = mkdtempSync(join(tmpdir(), 'kafkalite-bench-wire-'))
 const rows: Array<{ client: string; 'produce msg/s': number; 'consume msg/s': number }> = []
@@ -58,35 +58,8 @@ async function inProcess(broker: Broker): Promise<void> {
 async function kafkajs(port: number, broker: Broker): Promise<void> {
   await broker.createTopic('kafkajs', { partitions: 1 })
   const kafka = new Kafka({ clientId: 'bench', brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING })
-  const producer = kafka.producer()
-  await producer.connect()
-  const t0 = performance.now()
-  for (let base = 0; base < N; base += PER_SEND * IN_FLIGHT) {
-    const sends = []
-    for (let s = base; s < Math.min(N, base + PER_SEND * IN_FLIGHT); s += PER_SEND) {
-      const messages = Array.from({ length: Math.min(PER_SEND, N - s) }, (_, i) => ({ key: keyOf(s + i), value }))
-      sends.push(producer.send({ topic: 'kafkajs', acks: -1, messages }))
-    }
-    await Promise.all(sends)
-  }
-  const produceMs = performance.now() - t0
-  await producer.disconnect()
-  const consumer = kafka.consumer({ groupId: 'bench', maxBytesPerPartition: 4 << 20, maxBytes: 16 << 20, heartbeatInterval: 500, maxWaitTimeInMs: 100 })
-  await consumer.connect()
-  await consumer.subscribe({ topic: 'kafkajs', fromBeginning: true })
-  let n = 0
-  const t1 = performance.now()
-  await new Promise<void>((resolve) => {
-    void consumer.run({
-      eachBatchAutoResolve: true,
-      eachBatch: async ({ batch }) => {
-        n += batch.messages.length
-        if (n >= N) resolve()
-      },
-    })
-  })
-  const consumeMs = performance.now() - t1
-  await consumer.disconnect()
+  const produceMs = await kafkajsProduce(kafka, 'kafkajs', N)
+  const consumeMs = await kafkajsConsume(kafka, 'kafkajs', N)
   rows.push({ client: 'kafkajs over TCP, same process', 'produce msg/s': rate(produceMs), 'consume msg/s': rate(consumeMs) })
 }
 
