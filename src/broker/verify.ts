@@ -5,7 +5,7 @@ import { verifyLog, type BatchProblem } from '../storage/verify.js'
 import type { Log } from '../storage/log.js'
 
 export interface VerifyOptions {
-  /** Decode every record too (decompressing gzip batches), not just check each batch's CRC. */
+  /** Decode every record too (decompressing compressed batches), not just check each batch's CRC. */
   deep?: boolean
   /** Called as the scan goes (about once per MiB and once per log). */
   onProgress?: (progress: VerifyProgress) => void

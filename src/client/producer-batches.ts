@@ -52,14 +52,6 @@ export function splitBySize(idx: number[], size: (i: number) => number, fit: (by
   return out
 }
 
-/**
- * zlib's compressBound for the default window and memory level, plus the 18-byte gzip wrapper in
- * place of zlib's 6: incompressible records grow by this much at most.
- */
-export function gzipBound(n: number): number {
-  return n + (n >>> 12) + (n >>> 14) + (n >>> 25) + 13 + 12
-}
-
 /** The estimate is an upper bound; this pairs it with the encoded size before anything is written. */
 export function checkBatchSize(batch: Buffer, topic: Topic): void {
   if (batch.length > topic.config.maxMessageBytes) {

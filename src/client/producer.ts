@@ -9,13 +9,14 @@ import type { Topic } from '../broker/topic.js'
 import type { TransactionCoordinator } from '../broker/txn-coordinator.js'
 import { seqAdd } from '../broker/producer-state.js'
 import { shouldYield, yieldToEventLoop } from '../util/event-loop.js'
-import { EncodeArena, encodeRecordBatch, type Compression, type RecordInput } from '../storage/record-batch.js'
+import { EncodeArena, encodeRecordBatch, isCompression, type Compression, type RecordInput } from '../storage/record-batch.js'
+import { compressedBound } from '../storage/compression.js'
 import { intOption } from './options.js'
 import { partitionForKey } from './partitioner.js'
 import { encodeHeaders, resolveCodec, type CodecSpec, type MessageHeaders, type ResolvedCodec } from './serde.js'
 import { TransactionalSession, type Transaction } from './transaction.js'
 import {
-  type Slot, newSlot, fillSlot, splitBySize, gzipBound, checkBatchSize, recordSize, BATCH_OVERHEAD_BYTES,
+  type Slot, newSlot, fillSlot, splitBySize, checkBatchSize, recordSize, BATCH_OVERHEAD_BYTES,
 } from './producer-batches.js'
 
 const debug = createDebug('kafkalite:producer')
@@ -54,6 +55,7 @@ export interface ProducerOptions {
   lingerMs?: number
   /** Largest batch the producer builds (default 1 MiB; capped by the topic's maxMessageBytes). */
   batchBytes?: number
+  /** 'none' (default), 'gzip', 'snappy' (xerial-framed, as Kafka's Java producer) or 'lz4' (LZ4 frame); no zstd. */
   compression?: Compression
   /** 'murmur2' (default, Kafka's and KafkaJS's DefaultPartitioner), 'roundrobin', or a function. */
   partitioner?: 'murmur2' | 'roundrobin' | Partitioner
@@ -137,7 +139,7 @@ export class Producer {
     this.batchBytes = intOption(o.batchBytes ?? 1024 * 1024, 'batchBytes', 1)
     this.maxInFlightBytes = intOption(o.maxInFlightBytes ?? 64 * 1024 * 1024, 'maxInFlightBytes', 1)
     this.compression = o.compression ?? 'none'
-    if (this.compression !== 'none' && this.compression !== 'gzip') throw new InvalidConfigError(`compression must be 'none' or 'gzip'`)
+    if (!isCompression(this.compression)) throw new InvalidConfigError(`compression must be 'none', 'gzip', 'snappy' or 'lz4'`)
     this.partitioner = resolvePartitioner(o.partitioner, () => this.roundRobin++)
     this.keyCodec = resolveCodec(o.keyCodec, 'key')
     this.valueCodec = resolveCodec(o.valueCodec, 'value')
@@ -414,7 +416,7 @@ export class Producer {
 
   /** Upper bound of the encoded size of a batch whose records take `recordBytes` (see recordSize). */
   private batchBound(recordBytes: number): number {
-    return BATCH_OVERHEAD_BYTES + (this.compression === 'gzip' ? gzipBound(recordBytes) : recordBytes)
+    return BATCH_OVERHEAD_BYTES + compressedBound(this.compression, recordBytes)
   }
 
   /** Sends every lingering record now and waits for every send in flight (also those waiting for room). */

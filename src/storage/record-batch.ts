@@ -5,15 +5,15 @@
 // throw only DecodeError, a CorruptionError without a file (callers that know the file rethrow it
 // naming file and position); misuse by the caller throws InvariantViolation.
 
-import { gunzipSync } from 'node:zlib'
 import { InvariantViolation } from '../errors.js'
 import { assert, VERIFY } from '../util/assert.js'
 import { crc32c } from '../util/crc32c.js'
+import { decompress } from './compression.js'
 import { NO_HEADERS, RECORD_BYTES_MIN, readRecordWith, scanRecordKeys, type RecordBuilder } from './record-body.js'
 import { DecodeError, VarintReader } from './varint.js'
 
 import {
-  BATCH_HEADER_BYTES, LOG_OVERHEAD, MAGIC_V2, DECOMPRESSED_BYTES_MAX, MAGIC_AT, CRC_AT, ATTRIBUTES_AT, MAX_TIMESTAMP_AT, LOG_APPEND_TIME_BIT, type BatchHeader, type DecodedRecord, writeInt64, batchSizeAt, readBatchHeader, checkBatch,
+  BATCH_HEADER_BYTES, LOG_OVERHEAD, MAGIC_V2, MAGIC_AT, CRC_AT, ATTRIBUTES_AT, MAX_TIMESTAMP_AT, LOG_APPEND_TIME_BIT, type BatchHeader, type DecodedRecord, writeInt64, batchSizeAt, readBatchHeader, checkBatch,
 } from './record-layout.js'
 
 export * from './record-layout.js'
@@ -44,17 +44,10 @@ export function setLogAppendTime(buf: Buffer, pos: number, timestamp: number): v
 
 // ---------------------------------------------------------------------------------------- decode
 
-function gunzip(packed: Buffer, pos: number): Buffer {
-  try {
-    return gunzipSync(packed, { maxOutputLength: DECOMPRESSED_BYTES_MAX })
-  } catch (err) {
-    throw new DecodeError(`gzip records do not decompress: ${(err as Error).message}`, pos, { cause: err })
-  }
-}
-
 /**
  * The records section of the batch at `pos`: its header, and the bytes `data[start, end)` holding
- * `count` records (decompressed for gzip). Checks the record count against the bytes.
+ * `count` records (decompressed for a compressed batch, at most DECOMPRESSED_BYTES_MAX). Checks the
+ * record count against the bytes.
  */
 function recordsSection(buf: Buffer, pos: number): { h: BatchHeader; data: Buffer; start: number; end: number; count: number } {
   const h = readBatchHeader(buf, pos)
@@ -63,8 +56,8 @@ function recordsSection(buf: Buffer, pos: number): { h: BatchHeader; data: Buffe
   let data = buf
   let start = pos + BATCH_HEADER_BYTES
   let end = batchEnd
-  if (h.compression === 'gzip' && end > start) {
-    data = gunzip(buf.subarray(start, end), pos)
+  if (h.compression !== 'none' && end > start) {
+    data = decompress(h.compression, buf.subarray(start, end), pos)
     start = 0
     end = data.length
   }
@@ -107,7 +100,7 @@ export function decodeRecordsWith<T>(buf: Buffer, pos: number, fromOffset: numbe
     if (r.pos !== end) throw new DecodeError(`${end - r.pos} bytes left after the last record`, r.pos)
   } catch (err) {
     // positions inside decompressed bytes mean nothing to the caller: report the batch instead
-    if (data !== buf && err instanceof DecodeError) throw new DecodeError(`${err.message} (in gzip records)`, pos)
+    if (data !== buf && err instanceof DecodeError) throw new DecodeError(`${err.message} (in ${h.compression} records)`, pos)
     throw err
   }
 }
@@ -115,7 +108,7 @@ export function decodeRecordsWith<T>(buf: Buffer, pos: number, fromOffset: numbe
 /**
  * Called per record by forEachRecordKey: its offset, its key as `data[keyStart, keyStart + keyLength)`
  * (keyLength -1: null key) and whether its value is null. `data` is the batch buffer, or the
- * decompressed records of a gzip batch.
+ * decompressed records of a compressed batch.
  */
 export type RecordKeyVisitor = (offset: number, data: Buffer, keyStart: number, keyLength: number, valueIsNull: boolean) => void
 
@@ -129,7 +122,7 @@ export function forEachRecordKey(buf: Buffer, pos: number, visit: RecordKeyVisit
   try {
     scanRecordKeys(data, start, end, count, h.baseOffset, visit)
   } catch (err) {
-    if (data !== buf && err instanceof DecodeError) throw new DecodeError(`${err.message} (in gzip records)`, pos)
+    if (data !== buf && err instanceof DecodeError) throw new DecodeError(`${err.message} (in ${h.compression} records)`, pos)
     throw err
   }
 }

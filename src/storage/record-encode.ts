@@ -1,11 +1,11 @@
 // Encoding of Kafka RecordBatch v2 (see record-layout.ts for the format): records in, one batch of
 // bytes out, CRC and all. Pure; called by producers, the cleaner and tests.
-import { gzipSync } from 'node:zlib'
 import { InvariantViolation } from '../errors.js'
 import { crc32c } from '../util/crc32c.js'
+import { compress, decompress } from './compression.js'
 import { sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js'
 import {
-  BATCH_HEADER_BYTES, LOG_OVERHEAD, MAGIC_V2, BATCH_LENGTH_AT, PARTITION_LEADER_EPOCH_AT, MAGIC_AT, CRC_AT, ATTRIBUTES_AT, LAST_OFFSET_DELTA_AT, BASE_TIMESTAMP_AT, MAX_TIMESTAMP_AT, PRODUCER_ID_AT, PRODUCER_EPOCH_AT, BASE_SEQUENCE_AT, RECORD_COUNT_AT, LOG_APPEND_TIME_BIT, TRANSACTIONAL_BIT, CONTROL_BIT, type RecordInput, type EncodeOptions, writeInt64, checkBatch,
+  BATCH_HEADER_BYTES, LOG_OVERHEAD, MAGIC_V2, BATCH_LENGTH_AT, PARTITION_LEADER_EPOCH_AT, MAGIC_AT, CRC_AT, ATTRIBUTES_AT, LAST_OFFSET_DELTA_AT, BASE_TIMESTAMP_AT, MAX_TIMESTAMP_AT, PRODUCER_ID_AT, PRODUCER_EPOCH_AT, BASE_SEQUENCE_AT, RECORD_COUNT_AT, LOG_APPEND_TIME_BIT, TRANSACTIONAL_BIT, CONTROL_BIT, COMPRESSION_CODEC, type RecordInput, type EncodeOptions, writeInt64, checkBatch, isCompression,
 } from './record-layout.js'
 import { assert, VERIFY } from '../util/assert.js'
 
@@ -132,7 +132,7 @@ export function encodeRecordBatch(records: RecordInput[], options: EncodeOptions
   const compression = count === 0 ? 'none' : options.compression ?? 'none'
   if (!isInt16(producerEpoch)) throw new InvariantViolation(`producerEpoch ${producerEpoch} is not an int16`)
   assert(isInt32(baseSequence) && isInt32(partitionLeaderEpoch), 'baseSequence and partitionLeaderEpoch are int32')
-  if (compression !== 'none' && compression !== 'gzip') {
+  if (!isCompression(compression)) {
     throw new InvariantViolation(`unsupported compression ${String(compression)}`)
   }
 
@@ -175,7 +175,8 @@ export function encodeRecordBatch(records: RecordInput[], options: EncodeOptions
     const plain = Buffer.allocUnsafe(recordsBytes)
     const end = writeRecords(plain, 0, records, baseTimestamp)
     if (end !== recordsBytes) throw new InvariantViolation(`records encoded to ${end} bytes, sized ${recordsBytes}`)
-    const packed = gzipSync(plain)
+    const packed = compress(compression, plain)
+    if (VERIFY) assert(decompress(compression, packed, 0).equals(plain), `${compression} output does not decompress to its input`)
     out = Buffer.allocUnsafe(BATCH_HEADER_BYTES + packed.length)
     packed.copy(out, BATCH_HEADER_BYTES)
   }
@@ -184,7 +185,7 @@ export function encodeRecordBatch(records: RecordInput[], options: EncodeOptions
   }
 
   const attributes =
-    (compression === 'gzip' ? 1 : 0) |
+    COMPRESSION_CODEC[compression] |
     (timestampType === 'LogAppendTime' ? LOG_APPEND_TIME_BIT : 0) |
     (transactional ? TRANSACTIONAL_BIT : 0) |
     (control ? CONTROL_BIT : 0)

@@ -17,7 +17,8 @@
 //   51  producerEpoch         int16
 //   53  baseSequence          int32
 //   57  recordCount           int32
-//   61  records               recordCount × Record; gzip-compressed as a whole when bits 0-2 = 1
+//   61  records               recordCount × Record; compressed as a whole when bits 0-2 are 1-3
+//                                     (gzip, snappy, lz4: see compression.ts); zstd (4) is refused
 //
 // Record (varint = zigzag int32, varlong = zigzag int64; see varint.ts)
 //   length varint (bytes after this field) | attributes int8 (unused, 0) | timestampDelta varlong |
@@ -58,7 +59,22 @@ export const LOG_APPEND_TIME_BIT = 0x08
 export const TRANSACTIONAL_BIT = 0x10
 export const CONTROL_BIT = 0x20
 
-export type Compression = 'none' | 'gzip'
+export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4'
+/** The codec id (attributes bits 0-2) of each compression kafkalite reads and writes. */
+export const COMPRESSION_CODEC: Readonly<Record<Compression, number>> = { none: 0, gzip: 1, snappy: 2, lz4: 3 }
+const COMPRESSION_BY_CODEC: readonly Compression[] = ['none', 'gzip', 'snappy', 'lz4']
+/** Codec ids above this (zstd 4, undefined 5-7) are 'unsupported compression'. */
+export const COMPRESSION_CODEC_MAX = 3
+
+/** The compression of codec id `codec`, or null for one kafkalite cannot read (zstd 4, 5-7). */
+export function compressionOf(codec: number): Compression | null {
+  return COMPRESSION_BY_CODEC[codec] ?? null
+}
+
+/** True for a value of the Compression type (for validating options). */
+export function isCompression(value: unknown): value is Compression {
+  return typeof value === 'string' && Object.hasOwn(COMPRESSION_CODEC, value)
+}
 export type TimestampType = 'CreateTime' | 'LogAppendTime'
 export interface RecordHeader { key: string; value: Buffer | null }
 export interface RecordInput {
@@ -125,12 +141,12 @@ const CRC_COVERED_INT64_AT = [BASE_TIMESTAMP_AT, MAX_TIMESTAMP_AT, PRODUCER_ID_A
 
 /**
  * Why the CRC-covered header fields at `pos` (61 bytes present) cannot be read, or null: a
- * compression codec other than none/gzip, an int64 field outside the safe-integer range, or a
+ * compression codec other than none/gzip/snappy/lz4, an int64 field outside the safe-integer range, or a
  * negative lastOffsetDelta. Such a batch has a valid CRC only if its writer was wrong.
  */
 function headerProblem(buf: Buffer, pos: number): string | null {
   const codec = buf.readInt16BE(pos + ATTRIBUTES_AT) & COMPRESSION_MASK
-  if (codec > 1) return `unsupported compression codec ${codec}`
+  if (codec > COMPRESSION_CODEC_MAX) return `unsupported compression codec ${codec}`
   for (const at of CRC_COVERED_INT64_AT) {
     if (!Number.isSafeInteger(int64At(buf, pos + at))) return `int64 field at ${at} outside the safe integer range`
   }
@@ -174,7 +190,7 @@ export function readBatchHeader(buf: Buffer, pos = 0): BatchHeader {
     producerEpoch: buf.readInt16BE(pos + PRODUCER_EPOCH_AT),
     baseSequence: buf.readInt32BE(pos + BASE_SEQUENCE_AT),
     recordCount: buf.readInt32BE(pos + RECORD_COUNT_AT),
-    compression: (attributes & COMPRESSION_MASK) === 1 ? 'gzip' : 'none',
+    compression: compressionOf(attributes & COMPRESSION_MASK)!,
     timestampType: attributes & LOG_APPEND_TIME_BIT ? 'LogAppendTime' : 'CreateTime',
     isTransactional: (attributes & TRANSACTIONAL_BIT) !== 0,
     isControl: (attributes & CONTROL_BIT) !== 0,

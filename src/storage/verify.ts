@@ -27,7 +27,7 @@ export interface LogVerifyResult {
 }
 
 export interface VerifyLogOptions {
-  /** Also decode every record (decompressing gzip batches), as Kafka's DumpLogSegments --deep-iteration. */
+  /** Also decode every record (decompressing compressed batches), as Kafka's DumpLogSegments --deep-iteration. */
   deep?: boolean
   /** Called after each chunk with the bytes checked since the last call. */
   onBytes?: (bytes: number, file: string) => void

@@ -95,9 +95,12 @@ test('appendBatch of invalid bytes → InvalidRecordError, nothing appended and 
   badCrc[good.length - 1]! ^= 0xff
   const badMagic = fixCrc(Buffer.from(good))
   badMagic[16] = 1
-  const snappy = Buffer.from(good)
-  snappy.writeInt16BE(2, 21)
-  fixCrc(snappy)
+  const zstd = Buffer.from(good)
+  zstd.writeInt16BE(4, 21)
+  fixCrc(zstd)
+  const notSnappy = Buffer.from(good)
+  notSnappy.writeInt16BE(2, 21) // marked snappy, records not compressed
+  fixCrc(notSnappy)
   const negativeDelta = Buffer.from(encodeRecordBatch([rec('a'), rec('b')]))
   negativeDelta.writeInt32BE(-5, 23)
   fixCrc(negativeDelta)
@@ -116,7 +119,8 @@ test('appendBatch of invalid bytes → InvalidRecordError, nothing appended and 
     ['truncated', good.subarray(0, good.length - 3)],
     ['bad crc', badCrc],
     ['bad magic', badMagic],
-    ['unsupported compression', snappy],
+    ['unsupported compression (zstd)', zstd],
+    ['snappy records that do not decompress', notSnappy],
     ['negative lastOffsetDelta', negativeDelta],
     ['lastOffsetDelta past the records', wrongDelta],
     ['recordCount wrong', wrongCount],

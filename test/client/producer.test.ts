@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { partitionForKey } from '../../src/client/partitioner.js'
-import { Broker, decodeRecords, readBatchHeader, type Partition, type RecordMetadata } from '../../src/index.js'
+import { Broker, decodeRecords, encodeRecordBatch, readBatchHeader, type Partition, type RecordMetadata } from '../../src/index.js'
 import { dirSnapshot, tempDir, test, withDeadline } from '../fixtures/helpers.js'
 
 /** Batches stored in a partition: their header and decoded records. */
@@ -227,7 +227,61 @@ test('gzip compression round trip, also with lingering sends', async (t) => {
   const b1 = batchesOf(topic.partition(1))
   assert.ok(b1.every((b) => b.header.compression === 'gzip'))
   assert.deepEqual(b1.flatMap((b) => b.records).map((r) => r.value!.toString()).sort(), ['a', 'b'])
-  assert.throws(() => broker.producer({ compression: 'snappy' as never }), { code: 'INVALID_CONFIG' })
+  assert.throws(() => broker.producer({ compression: 'zstd' as never }), { code: 'INVALID_CONFIG' })
+  assert.throws(() => broker.producer({ compression: 'SNAPPY' as never }), { code: 'INVALID_CONFIG' })
+})
+
+test('snappy and lz4: producer batches (several blocks, lingering too) reach a consumer; raw batches append and read back', async (t) => {
+  const broker = await Broker.open()
+  t.after(() => broker.close())
+  for (const compression of ['snappy', 'lz4'] as const) {
+    const name = `z-${compression}`
+    const topic = await broker.createTopic(name, { partitions: 2 })
+    const now = broker.producer({ compression })
+    const later = broker.producer({ compression, lingerMs: 5 })
+    const text = 'compressible '.repeat(100)
+    const noise = randomBytes(150_000) // incompressible, over several 32/64 KiB blocks
+    const metas = await now.send(name, [
+      { key: 'k', value: Buffer.from(text), headers: { h: 'v' }, partition: 0 },
+      { value: null, partition: 0 },
+      { key: 'n', value: noise, partition: 0 },
+    ])
+    assert.deepEqual(metas.map((m) => m.offset), [0, 1, 2])
+    await Promise.all([later.send(name, { value: Buffer.from('a'), partition: 1 }), later.send(name, { value: Buffer.from('b'), partition: 1 })])
+    const b0 = batchesOf(topic.partition(0))
+    assert.deepEqual(b0.map((b) => b.header.compression), [compression])
+    // uncompressed: 151,382 bytes; the text shrinks, the noise grows by a literal length's 255-steps at most (lz4)
+    assert.ok(b0[0]!.header.batchLength < noise.length + 1000, `the text is compressed, the noise barely grows: ${b0[0]!.header.batchLength}`)
+    assert.ok(batchesOf(topic.partition(1)).every((b) => b.header.compression === compression))
+
+    const consumer = broker.consumer({ fromBeginning: true })
+    await consumer.subscribe(name)
+    const got: Array<[number, string | null, string | null]> = []
+    await withDeadline((async () => {
+      for await (const m of consumer) {
+        got.push([m.partition, m.key?.toString() ?? null, m.value === null ? null : m.value.length > 1000 ? `${m.value.length} bytes` : m.value.toString()])
+        if (m.value && m.value.length > 1000) assert.ok(m.value.equals(m.key?.toString() === 'n' ? noise : Buffer.from(text)))
+        if (got.length === 5) break
+      }
+    })(), 5000, `consuming ${compression}`)
+    await consumer.close()
+    got.sort((x, y) => x[0] - y[0])
+    assert.deepEqual(got.slice(0, 3), [[0, 'k', '1300 bytes'], [0, null, null], [0, 'n', '150000 bytes']])
+    assert.deepEqual(got.slice(3).map((g) => g[2]).sort(), ['a', 'b'])
+
+    // A batch from another client, compressed with this codec: stored as sent, read back whole.
+    const raw = encodeRecordBatch(
+      [{ key: Buffer.from('r'), value: Buffer.from(text), timestamp: 1000 }, { key: null, value: Buffer.from('s'), timestamp: 1001 }],
+      { compression },
+    )
+    const p = topic.partition(1)
+    const info = await p.appendBatch(raw)
+    assert.deepEqual([info.baseOffset, info.lastOffset], [2, 3])
+    const read = p.readBatches({ offset: 2 })
+    assert.equal(readBatchHeader(read.bytes, 0).compression, compression)
+    assert.ok(read.bytes.subarray(61).equals(raw.subarray(61)), 'the records section is stored as sent')
+    assert.deepEqual(decodeRecords(read.bytes, 0).map((r) => [r.offset, r.value!.toString()]), [[2, text], [3, 's']])
+  }
 })
 
 test('a record bigger than maxMessageBytes → RecordTooLargeError, nothing of the send written', async (t) => {

@@ -1,11 +1,13 @@
-// Valid encodings the fuzzer starts from, built with kafkalite's own encoders, and the tools to
-// edit a record batch below its CRC: split it into header and records section, find the varint
-// fields of its records, and put it back together with a correct batchLength and CRC (recompressing
-// gzip records), so that a mutated body reaches the record parser.
-import { gunzipSync, gzipSync } from 'node:zlib'
+// Valid encodings the fuzzer starts from, built with kafkalite's own encoders (and two batches
+// librdkafka compressed), and the tools to edit a record batch below its CRC: split it into header
+// and records section, find the varint fields of its records, and put it back together with a
+// correct batchLength and CRC (recompressing gzip, snappy and lz4 records), so that a mutated body
+// reaches the record parser.
+import { compress, decompress } from '../../src/storage/compression.js'
 import {
-  BATCH_HEADER_BYTES, LOG_OVERHEAD, encodeRecordBatch, setLogAppendTime, type EncodeOptions, type RecordInput,
+  BATCH_HEADER_BYTES, LOG_OVERHEAD, compressionOf, encodeRecordBatch, setLogAppendTime, type EncodeOptions, type RecordInput,
 } from '../../src/storage/record-batch.js'
+import { LIBRDKAFKA_BATCHES } from '../fixtures/compression-vectors.js'
 import { encodeControlBatch } from '../../src/storage/control-batch.js'
 import { readVarint, readVarlong } from '../../src/storage/varint.js'
 import { crc32c } from '../../src/util/crc32c.js'
@@ -40,6 +42,9 @@ export function batchCorpus(): NamedBatch[] {
   add('keys values headers', records(6, true), { producerId: 7, producerEpoch: 1, baseSequence: 0 })
   add('gzip', records(6, true), { compression: 'gzip', baseOffset: 100 })
   add('gzip one record', [{ key: b('k'), value: b('value'), timestamp: T0 }], { compression: 'gzip' })
+  add('snappy', records(6, true), { compression: 'snappy', baseOffset: 200 })
+  add('lz4', records(6, true), { compression: 'lz4', baseOffset: 300, producerId: 8, producerEpoch: 0, baseSequence: 0 })
+  for (const { codec, batch } of LIBRDKAFKA_BATCHES) out.push({ name: `librdkafka ${codec}`, bytes: Buffer.from(batch) })
   add('transactional', records(3, false), { transactional: true, producerId: 42, producerEpoch: 3, baseSequence: 9 })
   add('offset gaps (cleaned)', [
     { key: b('a'), value: b('1'), timestamp: T0, offsetDelta: 0 },
@@ -61,6 +66,7 @@ export function batchCorpus(): NamedBatch[] {
   add('offsets near 2^53', [{ key: b('k'), value: b('v'), timestamp: T0 }], { baseOffset: 2 ** 53 - 2 })
   add('many records', records(120, true), { baseOffset: 7 })
   add('many records gzip', records(120, true), { compression: 'gzip', baseOffset: 7 })
+  add('many records lz4', records(120, true), { compression: 'lz4', baseOffset: 7 })
   const lat = encodeRecordBatch(records(3, false))
   setLogAppendTime(lat, 0, T0 + 99)
   out.push({ name: 'LogAppendTime', bytes: lat })
@@ -78,22 +84,33 @@ export function batchCorpus(): NamedBatch[] {
 export interface OpenBatch {
   /** The 61 header bytes (copied). */
   header: Buffer
-  /** The records section, decompressed when the batch is gzip. */
+  /** The records section, decompressed when the batch is compressed. */
   records: Buffer
-  gzip: boolean
+  /** Compression codec id: 0 none, 1 gzip, 2 snappy, 3 lz4 (closeBatch compresses with it). */
+  codec: number
 }
 
-/** Splits a valid batch into its header and (plain) records section. */
+/**
+ * Splits a valid batch into its header and (plain) records section. Bytes after the batch (a second
+ * batch appended by a mutation) stay in a compressed section and make it undecompressible: then the
+ * section is taken as it is, uncompressed.
+ */
 export function openBatch(batch: Buffer): OpenBatch {
   const header = Buffer.from(batch.subarray(0, BATCH_HEADER_BYTES))
-  const gzip = (batch.readInt16BE(21) & 7) === 1 && batch.length > BATCH_HEADER_BYTES
+  const compression = batch.length > BATCH_HEADER_BYTES ? compressionOf(batch.readInt16BE(21) & 7) : null
   const section = batch.subarray(BATCH_HEADER_BYTES)
-  return { header, records: gzip ? gunzipSync(section) : Buffer.from(section), gzip }
+  if (compression === null || compression === 'none') return { header, records: Buffer.from(section), codec: 0 }
+  try {
+    return { header, records: decompress(compression, section, 0), codec: batch.readInt16BE(21) & 7 }
+  } catch {
+    return { header, records: Buffer.from(section), codec: 0 }
+  }
 }
 
 /** A batch from a header and records section, with batchLength and CRC made right. */
 export function closeBatch(o: OpenBatch): Buffer {
-  const section = o.gzip ? gzipSync(o.records) : o.records
+  const compression = compressionOf(o.codec)
+  const section = compression === null || compression === 'none' ? o.records : compress(compression, o.records)
   const out = Buffer.concat([o.header, section])
   out.writeInt32BE(out.length - LOG_OVERHEAD, 8)
   resignBatch(out)

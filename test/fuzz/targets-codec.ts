@@ -1,6 +1,5 @@
 // Fuzz targets for the record batch codec (record-batch.ts, varint.ts, control-batch.ts): pure
 // functions over Buffers whose only allowed error is CorruptionError (their DecodeError is one).
-import { gunzipSync } from 'node:zlib'
 import {
   BATCH_HEADER_BYTES, DECOMPRESSED_BYTES_MAX, batchSizeAt, checkBatch, decodeRecords, forEachRecordKey, readBatchHeader,
   type DecodedRecord,
@@ -13,23 +12,18 @@ import {
 } from './corpus.js'
 import { expect, mutate, type Probe, type Rng } from './harness.js'
 import { isCorruption, nothing, type Target } from './target.js'
+import { decompressBounds } from './targets-compression.js'
 
 const CHECK_RESULTS = new Set([null, 'truncated', 'bad length', 'bad magic', 'bad crc', 'unsupported compression', 'bad header'])
-/** Deflate expands at most ~1032:1. */
-const DEFLATE_RATIO_MAX = 1032
-
-/** Bytes the records of `buf` can decode into: the gzip output, or the bytes themselves. */
+/**
+ * Bytes the records of `buf` can decode into: the decompressed output (gzip, snappy, lz4), or the
+ * bytes themselves.
+ */
 function recordBytesOf(buf: Buffer): { bytesIn: number; allocBytesMax: number } {
-  if (buf.length > BATCH_HEADER_BYTES && (buf.readInt16BE(21) & 7) === 1) {
-    const packed = buf.length - BATCH_HEADER_BYTES
-    let plain = Math.min(DECOMPRESSED_BYTES_MAX, DEFLATE_RATIO_MAX * packed + 1024)
-    try {
-      plain = gunzipSync(buf.subarray(BATCH_HEADER_BYTES), { maxOutputLength: DECOMPRESSED_BYTES_MAX }).length
-    } catch {
-      // not decompressible as a whole: bound by what deflate could produce
-    }
-    const bound = Math.min(DECOMPRESSED_BYTES_MAX, DEFLATE_RATIO_MAX * packed + 1024)
-    return { bytesIn: buf.length + plain, allocBytesMax: 4 * (bound + buf.length) + 256 * 1024 }
+  const codec = buf.length > BATCH_HEADER_BYTES ? buf.readInt16BE(21) & 7 : 0
+  if (codec >= 1 && codec <= 3) {
+    const b = decompressBounds(codec, buf.subarray(BATCH_HEADER_BYTES), DECOMPRESSED_BYTES_MAX)
+    return { bytesIn: BATCH_HEADER_BYTES + b.bytesIn, allocBytesMax: b.allocBytesMax + 4 * buf.length }
   }
   return { bytesIn: buf.length, allocBytesMax: 4 * buf.length + 64 * 1024 }
 }
@@ -111,9 +105,8 @@ export function mutateRecords(batch: Buffer, rng: Rng): Buffer {
     o.records = mutate(o.records, rng)
   }
   if (rng.chance(0.2)) o.header.writeInt32BE(rng.pick([0, 1, count - 1, count + 1, 0x7fffffff, -1]), 57)
-  if (rng.chance(0.1)) o.gzip = !o.gzip
-  if (o.gzip) o.header.writeInt16BE(o.header.readInt16BE(21) | 1, 21)
-  else o.header.writeInt16BE(o.header.readInt16BE(21) & ~7, 21)
+  if (rng.chance(0.1)) o.codec = rng.int(4)
+  o.header.writeInt16BE((o.header.readInt16BE(21) & ~7) | o.codec, 21)
   return closeBatch(o)
 }
 
@@ -162,7 +155,9 @@ export function recordBatchTarget(): Target {
       if (choice % 4 !== 0) {
         // a plausible header in front, so the random bytes reach the record parser
         const header = Buffer.from(corpus[choice % corpus.length]!.bytes.subarray(0, BATCH_HEADER_BYTES))
-        if (choice % 4 === 2) header.writeInt16BE(header.readInt16BE(21) | 1, 21)
+        // random bytes as a gzip (choice 2), snappy (6) or lz4 (3) records section
+        const codec = choice === 2 ? 1 : choice === 6 ? 2 : choice === 3 ? 3 : -1
+        if (codec > 0) header.writeInt16BE((header.readInt16BE(21) & ~7) | codec, 21)
         header.writeInt32BE(choice % 2 ? bytes.length >> 3 : choice, 57)
         buf = frameAndResign(Buffer.concat([header, bytes]))
       }

@@ -3,6 +3,7 @@
 import { expect, type Probe } from './harness.js'
 import type { Target } from './target.js'
 import { controlBatchTarget, recordBatchTarget, varintTarget } from './targets-codec.js'
+import { compressionTarget } from './targets-compression.js'
 import { checkpointTarget, indexTarget, logTarget } from './targets-files.js'
 import {
   appendBatchTarget, consumerProtocolTarget, fetchTarget, metadataTarget, offsetStoreTarget,
@@ -14,6 +15,7 @@ export const TARGETS: Record<string, () => Target> = {
   'record-batch': recordBatchTarget,
   varint: varintTarget,
   'control-batch': controlBatchTarget,
+  compression: compressionTarget,
   indexes: indexTarget,
   checkpoint: checkpointTarget,
   log: logTarget,

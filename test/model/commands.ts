@@ -45,7 +45,7 @@ export interface GenMessage {
 }
 
 export type Acks = 'all' | 'leader'
-export type Compression = 'none' | 'gzip'
+export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4'
 
 export type Cmd =
   | { t: 'createTopic'; topic: string; spec: TopicSpec }
@@ -184,7 +184,12 @@ export const command: fc.Arbitrary<Cmd> = fc.oneof(
       t: fc.constant('send' as const),
       topic,
       acks: fc.constantFrom<Acks>('all', 'leader'),
-      compression: fc.oneof({ weight: 4, arbitrary: fc.constant<Compression>('none') }, { weight: 1, arbitrary: fc.constant<Compression>('gzip') }),
+      compression: fc.oneof(
+        { weight: 6, arbitrary: fc.constant<Compression>('none') },
+        { weight: 1, arbitrary: fc.constant<Compression>('gzip') },
+        { weight: 1, arbitrary: fc.constant<Compression>('snappy') },
+        { weight: 1, arbitrary: fc.constant<Compression>('lz4') },
+      ),
       messages,
     }),
   },

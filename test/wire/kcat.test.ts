@@ -509,23 +509,26 @@ function assertCompressed(r: KcatResult, codec: string): void {
     'as Kafka does since KAFKA-18659, or librdkafka before the fix of confluentinc/librdkafka#4956 never compresses gzip, snappy or lz4')
 }
 
-test('kcat -P -z gzip: the batches arrive gzip-compressed, are stored as sent, and read back exactly', async (t) => {
-  if (!haveKcat(t)) return
-  const { broker, port } = await serve(t)
-  await broker.createTopic('zipped')
-  const r = await kcat(t, port, ['-P', '-t', 'zipped', '-z', 'gzip', '-d', 'msg', ...PRODUCE], COMPRESSIBLE.join('\n') + '\n')
-  assertExit(r, 0, 'kcat -P -z gzip')
-  assertCompressed(r, 'gzip')
-  const records = stored(broker, 'zipped', 0)
-  assert.deepEqual(records.map((x) => x.value), COMPRESSIBLE)
-  assert.deepEqual([...new Set(records.map((x) => x.compression))], ['gzip'], 'stored as the gzip batches kcat sent')
+for (const codec of ['gzip', 'snappy', 'lz4'] as const) {
+  test(`kcat -P -z ${codec}: the batches arrive ${codec}-compressed, are stored as sent, and read back exactly`, async (t) => {
+    if (!haveKcat(t)) return
+    const { broker, port } = await serve(t)
+    const topic = `zipped-${codec}`
+    await broker.createTopic(topic)
+    const r = await kcat(t, port, ['-P', '-t', topic, '-z', codec, '-d', 'msg', ...PRODUCE], COMPRESSIBLE.join('\n') + '\n')
+    assertExit(r, 0, `kcat -P -z ${codec}`)
+    assertCompressed(r, codec)
+    const records = stored(broker, topic, 0)
+    assert.deepEqual(records.map((x) => x.value), COMPRESSIBLE, 'the values, in order')
+    assert.deepEqual([...new Set(records.map((x) => x.compression))], [codec], `stored as the ${codec} batches kcat sent`)
 
-  const back = await kcat(t, port, ['-C', '-t', 'zipped', '-o', 'beginning', '-e', '-q', '-f', '%o:%s\n', ...CONSUME])
-  assertExit(back, 0, 'kcat -C of the gzip batches')
-  assert.deepEqual(lines(back.stdout), COMPRESSIBLE.map((v, i) => `${i}:${v}`))
-})
+    const back = await kcat(t, port, ['-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%o:%s\n', ...CONSUME])
+    assertExit(back, 0, `kcat -C of the ${codec} batches`)
+    assert.deepEqual(lines(back.stdout), COMPRESSIBLE.map((v, i) => `${i}:${v}`), 'read back exactly')
+  })
+}
 
-for (const codec of ['snappy', 'lz4', 'zstd'] as const) {
+for (const codec of ['zstd'] as const) {
   test(`kcat -P -z ${codec}: the broker refuses the batch with UNSUPPORTED_COMPRESSION_TYPE (76), kcat fails, nothing is stored`, async (t) => {
     if (!haveKcat(t)) return
     const { broker, port } = await serve(t)

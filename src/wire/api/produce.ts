@@ -92,14 +92,14 @@ function append(ctx: WireContext, topic: string, index: number, records: Buffer 
 
 /**
  * Batches kafkalite cannot store as sent: an old message format (magic < 2, which Produce v3+ never
- * carries), or a compression codec
- * it cannot read back (snappy, lz4, zstd; gzip is read by the consumers and the cleaner).
+ * carries), or a compression codec it cannot read back (zstd and the undefined 5-7; gzip, snappy
+ * and lz4 are read by the consumers and the cleaner).
  */
 function checkFormat(records: Buffer): number {
   for (let pos = 0; pos + 23 <= records.length; ) {
     if (records[pos + 16] !== 2) return ErrorCode.INVALID_RECORD
     const codec = records.readInt16BE(pos + 21) & 0x07
-    if (codec > 1) return ErrorCode.UNSUPPORTED_COMPRESSION_TYPE
+    if (codec > 3) return ErrorCode.UNSUPPORTED_COMPRESSION_TYPE
     const size = 12 + records.readInt32BE(pos + 8)
     if (size <= 12) break
     pos += size

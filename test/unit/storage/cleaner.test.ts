@@ -81,13 +81,13 @@ test('forEachRecordKey sees what decodeRecords decodes: offsets, keys, null valu
   const bytes = fc.option(fc.uint8Array({ maxLength: 20 }), { nil: null })
   const record = fc.record({ key: bytes, value: bytes, headers: fc.array(fc.record({ key: fc.string({ maxLength: 5 }), value: bytes }), { maxLength: 2 }) })
   fc.assert(
-    fc.property(fc.array(record, { minLength: 1, maxLength: 30 }), fc.boolean(), fc.nat({ max: 3 }), (recs, gzip, gap) => {
+    fc.property(fc.array(record, { minLength: 1, maxLength: 30 }), fc.constantFrom('none', 'gzip', 'snappy', 'lz4' as const), fc.nat({ max: 3 }), (recs, compression, gap) => {
       const batch = encodeRecordBatch(
         recs.map((r, i) => ({
           key: r.key && Buffer.from(r.key), value: r.value && Buffer.from(r.value), timestamp: T0 + i, offsetDelta: i * (gap + 1),
           headers: r.headers.map((h) => ({ key: h.key, value: h.value && Buffer.from(h.value) })),
         })),
-        { baseOffset: 1000, compression: gzip ? 'gzip' : 'none' },
+        { baseOffset: 1000, compression },
       )
       const seen: Array<[number, string | null, boolean]> = []
       forEachRecordKey(batch, 0, (offset, data, start, length, valueIsNull) => {
@@ -219,6 +219,29 @@ bothIO('batch boundaries, producer fields, compression and LogAppendTime survive
   assert.equal(again.segmentInfo()[1]!.baseOffset, 12)
   assertTruthful(again, hist)
   await again.close()
+})
+
+bothIO('snappy and lz4 batches are rewritten with their own codec; a batch that keeps everything is copied as is', async (env) => {
+  const log = await openLog(env.io, env.dir, { config: { segmentBytes: 1 << 20 } })
+  const hist: Rec[] = []
+  append(log, hist, [['a', '1'], ['b', '1'], ['c', '1']], T0, { compression: 'snappy', producerId: 4, producerEpoch: 0, baseSequence: 0 }) // 0-2: keeps c
+  append(log, hist, [['a', '2'], ['d', '1'], ['b', '2']], T0, { compression: 'lz4' }) // 3-5: keeps d, b
+  append(log, hist, [['e', '1'], ['f', '1']], T0, { compression: 'lz4' }) // 6-7: keeps both
+  append(log, hist, [['a', '3']], T0, { compression: 'snappy' }) // 8
+  log.roll()
+  append(log, hist, [['z', '1']], T0) // 9, active
+  const before = readAll(log).batches
+  await cleanLog(log, { ...KEEP, firstDirtyOffset: 0 })
+  const { batches, recs } = readAll(log)
+  assert.deepEqual(recs.map((r) => [r.offset, r.key, r.value]), [[2, 'c', '1'], [4, 'd', '1'], [5, 'b', '2'], [6, 'e', '1'], [7, 'f', '1'], [8, 'a', '3'], [9, 'z', '1']])
+  assert.deepEqual(
+    batches.map((b) => [b.baseOffset, b.lastOffsetDelta, b.recordCount, b.compression]),
+    [[0, 2, 1, 'snappy'], [3, 2, 2, 'lz4'], [6, 1, 2, 'lz4'], [8, 0, 1, 'snappy'], [9, 0, 1, 'none']],
+  )
+  assert.deepEqual([batches[0]!.producerId, batches[0]!.baseSequence], [4, 0])
+  assert.deepEqual(batches[2], before[2], 'the batch keeping all its records is copied, not re-encoded')
+  assert.notDeepEqual(batches[1]!.crc, before[1]!.crc)
+  await log.close()
 })
 
 bothIO('an emptied batch of a producer named in producerLastOffsets stays as an empty batch', async (env) => {

@@ -2,15 +2,17 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { gzipSync } from 'node:zlib'
+import { compress } from '../../../src/storage/compression.js'
 import fc from 'fast-check'
 import {
   BATCH_HEADER_BYTES, DECOMPRESSED_BYTES_MAX, LOG_OVERHEAD, MAGIC_V2, batchSizeAt, checkBatch,
-  decodeRecords, encodeRecordBatch, readBatchHeader, setBaseOffset, setLogAppendTime,
-  type EncodeOptions, type RecordInput,
+  decodeRecords, encodeRecordBatch, forEachRecordKey, readBatchHeader, setBaseOffset, setLogAppendTime,
+  type Compression, type EncodeOptions, type RecordInput,
 } from '../../../src/storage/record-batch.js'
 import { encodeControlBatch, decodeControlRecordType } from '../../../src/storage/control-batch.js'
 import { DecodeError } from '../../../src/storage/varint.js'
 import { crc32c } from '../../../src/util/crc32c.js'
+import { LIBRDKAFKA_BATCHES } from '../../fixtures/compression-vectors.js'
 
 const T0 = 1_700_000_000_000
 const b = (s: string) => Buffer.from(s)
@@ -34,7 +36,7 @@ const recordArb: fc.Arbitrary<RecordInput> = fc.record({
 })
 const optionsArb: fc.Arbitrary<EncodeOptions> = fc.record({
   baseOffset: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2 ** 53 - 100 })),
-  compression: fc.constantFrom('none' as const, 'gzip' as const),
+  compression: fc.constantFrom<Compression>('none', 'gzip', 'snappy', 'lz4'),
   timestampType: fc.constantFrom('CreateTime' as const, 'LogAppendTime' as const),
   producerId: fc.oneof(fc.constant(-1), fc.maxSafeNat()),
   producerEpoch: fc.integer({ min: -1, max: 0x7fff }),
@@ -43,7 +45,9 @@ const optionsArb: fc.Arbitrary<EncodeOptions> = fc.record({
   partitionLeaderEpoch: fc.integer({ min: -1, max: 0x7fffffff }),
 })
 
-function sample(n: number, compression: 'none' | 'gzip' = 'none'): Buffer {
+const CODECS = ['none', 'gzip', 'snappy', 'lz4'] as const
+
+function sample(n: number, compression: Compression = 'none'): Buffer {
   const records: RecordInput[] = []
   for (let i = 0; i < n; i++) {
     records.push({
@@ -67,7 +71,7 @@ function expectOnlyDecodeError(fn: () => unknown): void {
 // ------------------------------------------------ fuzzing, run inside a worker for a timeout guard
 
 function fuzz(seed: number, numRuns: number): void {
-  const bases = [sample(1), sample(6), sample(6, 'gzip'), encodeControlBatch({
+  const bases = [sample(1), sample(6), sample(6, 'gzip'), sample(6, 'snappy'), sample(6, 'lz4'), encodeControlBatch({
     commit: true, producerId: 3, producerEpoch: 0, coordinatorEpoch: 9, timestamp: T0,
   })]
   const logAppend = sample(3)
@@ -100,15 +104,15 @@ function fuzz(seed: number, numRuns: number): void {
   fc.assert(
     fc.property(
       fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
-      fc.boolean(),
+      fc.nat({ max: 3 }),
       fc.integer({ min: 0, max: 12 }),
-      (mutations, gzip, recordCount) => {
+      (mutations, codec, recordCount) => {
         const records = Buffer.from(plain)
         for (const [i, v] of mutations) records[i % records.length] = v
-        const section = gzip ? gzipSync(records) : records
+        const section = codec === 0 ? records : compress(CODECS[codec]!, records)
         const buf = Buffer.concat([sample(1).subarray(0, BATCH_HEADER_BYTES), section])
         buf.writeInt32BE(buf.length - LOG_OVERHEAD, 8)
-        buf.writeInt16BE(gzip ? 1 : 0, 21)
+        buf.writeInt16BE(codec, 21)
         buf.writeInt32BE(recordCount, 57)
         expectOnlyDecodeError(() => decodeRecords(buf, 0))
       },
@@ -203,7 +207,7 @@ if (isMainThread) {
       { key: Buffer.alloc(0), value: Buffer.alloc(0), headers: [], timestamp: T0 },
       { key: b('k'), value: null, headers: [{ key: '', value: Buffer.alloc(0) }, { key: 'ü', value: null }], timestamp: T0 },
     ]
-    for (const compression of ['none', 'gzip'] as const) {
+    for (const compression of CODECS) {
       const out = decodeRecords(encodeRecordBatch(records, { compression }))
       assert.equal(out[0].key, null)
       assert.equal(out[0].value, null)
@@ -255,6 +259,53 @@ if (isMainThread) {
     assert.throws(() => decodeRecords(buf), DecodeError)
   })
 
+  test('snappy and lz4 compress the records section only, as Kafka\'s Java producer frames them', () => {
+    const value = Buffer.alloc(1000, 'x')
+    const records = Array.from({ length: 100 }, (_, i) => ({ key: b(`k${i}`), value, timestamp: T0 + i, headers: [{ key: 'h', value: b(`${i}`) }] }))
+    const plain = encodeRecordBatch(records)
+    for (const [compression, codec, magic] of [['snappy', 2, '82534e4150505900'], ['lz4', 3, '04224d18']] as const) {
+      const packed = encodeRecordBatch(records, { compression, baseOffset: 5 })
+      assert.ok(packed.length < plain.length / 10, `${compression}: ${packed.length} bytes`)
+      assert.equal(packed.readInt16BE(21) & 7, codec)
+      assert.equal(packed.toString('hex', BATCH_HEADER_BYTES, BATCH_HEADER_BYTES + magic.length / 2), magic)
+      assert.equal(checkBatch(packed, 0), null)
+      assert.equal(readBatchHeader(packed).compression, compression)
+      assert.deepEqual(decodeRecords(packed).map((r) => ({ ...r, offset: r.offset - 5 })), decodeRecords(plain))
+      const keys: string[] = []
+      forEachRecordKey(packed, 0, (offset, data, start, length) => keys.push(`${offset}:${data.toString('utf8', start, start + length)}`))
+      assert.deepEqual(keys, records.map((r, i) => `${5 + i}:${r.key.toString()}`))
+    }
+  })
+
+  test('librdkafka\'s snappy (raw, unframed) and lz4 batches decode', () => {
+    for (const { codec, batch, records } of LIBRDKAFKA_BATCHES) {
+      assert.equal(checkBatch(batch, 0), null, codec)
+      const h = readBatchHeader(batch)
+      assert.equal(h.compression, codec)
+      assert.deepEqual(decodeRecords(batch).map((r) => [r.key!.toString(), r.value!.toString()]), records, codec)
+      assert.deepEqual(decodeRecords(batch).map((r) => r.offset), [0, 1])
+    }
+    assert.notEqual(LIBRDKAFKA_BATCHES[0]!.batch[BATCH_HEADER_BYTES], 0x82, 'librdkafka\'s snappy has no xerial header')
+  })
+
+  test('snappy and lz4 zip bombs and undecodable sections are refused with DecodeError naming the codec', () => {
+    for (const compression of ['snappy', 'lz4'] as const) {
+      const batch = sample(1, compression)
+      const bomb = compress(compression, Buffer.alloc(DECOMPRESSED_BYTES_MAX + 1024))
+      const buf = Buffer.concat([batch.subarray(0, BATCH_HEADER_BYTES), bomb])
+      buf.writeInt32BE(buf.length - LOG_OVERHEAD, 8)
+      assert.throws(() => decodeRecords(buf), (e: Error) => e instanceof DecodeError && /limit/.test(e.message), `${compression} bomb`)
+      const garbage = Buffer.concat([batch.subarray(0, BATCH_HEADER_BYTES), b('plain bytes, not compressed')])
+      garbage.writeInt32BE(garbage.length - LOG_OVERHEAD, 8)
+      assert.throws(() => decodeRecords(garbage), new RegExp(`DecodeError: ${compression} records do not decompress`))
+      assert.throws(() => forEachRecordKey(garbage, 0, () => undefined), DecodeError)
+      // records that decompress but do not parse: the error names the codec, at the batch's position
+      const bad = Buffer.concat([batch.subarray(0, BATCH_HEADER_BYTES), compress(compression, b('\x7fnot a record'))])
+      bad.writeInt32BE(bad.length - LOG_OVERHEAD, 8)
+      assert.throws(() => decodeRecords(bad), (e: Error) => e instanceof DecodeError && e.message.endsWith(`(in ${compression} records)`))
+    }
+  })
+
   test('a record count larger than the bytes can hold is refused before allocating', () => {
     const batch = sample(3)
     batch.writeInt32BE(1_000_000_000, 57)
@@ -290,7 +341,7 @@ if (isMainThread) {
   })
 
   test('setLogAppendTime rewrites the timestamp type and maxTimestamp and re-CRCs', () => {
-    for (const compression of ['none', 'gzip'] as const) {
+    for (const compression of CODECS) {
       const batch = sample(4, compression)
       setLogAppendTime(batch, 0, T0 + 1000)
       assert.equal(checkBatch(batch, 0), null)
@@ -331,7 +382,7 @@ if (isMainThread) {
   })
 
   test('checkBatch detects every flipped bit the format can detect', () => {
-    for (const batch of [sample(3), sample(3, 'gzip')]) {
+    for (const batch of [sample(3), sample(3, 'gzip'), sample(3, 'lz4')]) {
       for (let i = 0; i < batch.length; i++) {
         for (let bit = 0; bit < 8; bit++) {
           const buf = Buffer.from(batch)
@@ -370,9 +421,14 @@ if (isMainThread) {
     const v1 = Buffer.from(batch)
     v1[16] = 1
     assert.throws(() => readBatchHeader(v1), /bad magic/)
-    const snappy = Buffer.from(batch)
-    snappy.writeInt16BE(2, 21)
-    assert.throws(() => readBatchHeader(snappy), /compression codec 2/)
+    for (const codec of [4, 5, 7]) {
+      const zstd = Buffer.from(batch)
+      zstd.writeInt16BE(codec, 21)
+      assert.throws(() => readBatchHeader(zstd), new RegExp(`unsupported compression codec ${codec}`))
+      assert.equal(checkBatch(zstd, 0), 'bad crc')
+      zstd.writeUInt32BE(crc32c(zstd, 21, zstd.length), 17)
+      assert.equal(checkBatch(zstd, 0), 'unsupported compression')
+    }
     const short = Buffer.from(batch)
     short.writeInt32BE(10, 8)
     assert.throws(() => batchSizeAt(short, 0), /bad batch length/)
