@@ -54,6 +54,9 @@ export interface OpenContext {
   startOffsets: Map<string, number>
 }
 
+/** A read-only open retries a partition whose files the writer removed meanwhile this often. */
+const OPEN_ATTEMPTS_MAX = 5
+
 export const NEW_TOPIC: OpenContext = { clean: true, recoveryPoints: new Map(), startOffsets: new Map() }
 
 const METADATA_KEY = `${METADATA_DIR}-0`
@@ -217,14 +220,27 @@ export class BrokerCore extends EventEmitter {
 
   protected async openPartition(state: TopicState, i: number, ctx: OpenContext): Promise<Partition> {
     const key = partitionDirName(state.record.name, i)
-    const log = await Log.open(this.io, path.join(this.dir, key), {
-      config: state.config,
-      recoveryPoint: ctx.recoveryPoints.get(key) ?? 0,
-      logStartOffset: ctx.startOffsets.get(key) ?? 0,
-      clean: ctx.clean,
-      readOnly: this.readOnly,
-      now: this.now,
-    })
+    const open = (): Promise<Log> =>
+      Log.open(this.io, path.join(this.dir, key), {
+        config: state.config,
+        recoveryPoint: ctx.recoveryPoints.get(key) ?? 0,
+        logStartOffset: ctx.startOffsets.get(key) ?? 0,
+        clean: ctx.clean,
+        readOnly: this.readOnly,
+        now: this.now,
+      })
+    let log: Log
+    for (let attempt = 1; ; attempt++) {
+      try {
+        log = await open()
+        break
+      } catch (err) {
+        // A read-only open races the writer: a segment listed a moment ago may have been deleted
+        // by retention or swapped by the cleaner since. List again.
+        const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }
+        if (!this.readOnly || attempt >= OPEN_ATTEMPTS_MAX || (e.code !== 'ENOENT' && e.cause?.code !== 'ENOENT')) throw err
+      }
+    }
     if (log.recovery) this.recovery.push(log.recovery)
     const p = new Partition(state.record.name, i, log, () => state.config, this.now)
     try {
