@@ -94,6 +94,13 @@ export class Broker extends BrokerAdmin {
       options,
       () => void this.clients.delete(entry),
     )
+    try {
+      // broker.close() may have started while the listener was binding.
+      this.assertWritable()
+    } catch (err) {
+      await server.close()
+      throw err
+    }
     this.clients.add(entry)
     return server
   }

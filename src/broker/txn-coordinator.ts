@@ -179,6 +179,16 @@ export class TransactionCoordinator {
     })
   }
 
+  /**
+   * Whether `topic`-`partition` belongs to the ongoing transaction of this producer id and epoch:
+   * the check a transactional write from outside the process passes first (KIP-890), so a batch
+   * can never open a transaction whose marker the coordinator would not write.
+   */
+  isInTransaction(transactionalId: string, producerId: number, epoch: number, topic: string, partition: number): boolean {
+    const t = this.txns.get(transactionalId)
+    return !!t && t.producerId === producerId && t.epoch === epoch && t.state === 'Ongoing' && t.partitions.some(([tp, p]) => tp === topic && p === partition)
+  }
+
   /** Commits or aborts the producer's transaction (Kafka's EndTxn). */
   endTransaction(transactionalId: string, producerId: number, epoch: number, commit: boolean): Promise<void> {
     return this.serial(async () => {

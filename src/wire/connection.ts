@@ -5,8 +5,15 @@
 //              NULLABLE_STRING client_id, [TAGGED_FIELDS when the version is flexible], body
 //   response = int32 size, int32 correlation_id, [TAGGED_FIELDS when flexible, never for ApiVersions], body
 //
-// Requests are started as they arrive (a heartbeat reaches the coordinator while a Fetch long-polls)
-// but answered strictly in order, as Kafka clients expect. A frame over maxRequestBytes, a malformed
+// Responses go out strictly in request order, as Kafka clients expect. Requests start in order too,
+// each once the ones before it that it could observe are done, as if one ran at a time (Kafka's
+// model) but without making a heartbeat wait for a long poll:
+//   - a Fetch or a Produce starts once every earlier request other than Fetch and Produce is done
+//     (a Produce appends synchronously when it starts, so pipelined produces keep their order and a
+//     later Fetch sees them);
+//   - any other request starts once every earlier request but the Fetches is done.
+// At most maxInFlightRequests run at once, and nothing new starts while the socket's write buffer is
+// full (a client that stops reading stops costing memory). A frame over maxRequestBytes, a malformed
 // request, an unknown API key or an unsupported version closes this connection only.
 import type { Socket } from 'node:net'
 import createDebug from 'debug'
@@ -21,13 +28,26 @@ interface Slot {
   done: boolean
 }
 
+const PRODUCE_KEY = 0
+const FETCH_KEY = 1
+
 export class Connection {
   private readonly pending: Buffer[] = []
   private pendingBytes = 0
   private readonly slots: Slot[] = []
   private inFlight = 0
+  /** Started requests other than Fetch (they hold back the next non-Fetch request). */
+  private inFlightNotFetch = 0
+  /** Started requests other than Fetch and Produce (they hold back everything after them). */
+  private inFlightOther = 0
   private closed = false
+  /** The socket is paused (no more bytes read) until pump() finds room again. */
   private paused = false
+  /** drain() was called (the server is closing): no new request starts. */
+  private draining = false
+  /** The socket's write buffer is over its high-water mark: no new request starts until 'drain'. */
+  private writeBlocked = false
+  private readonly closeListeners = new Set<() => void>()
   /** abort() was called: no more requests are read; the connection closes once the started ones are answered. */
   private aborting = false
   private abortTimer: NodeJS.Timeout | null = null
@@ -49,11 +69,19 @@ export class Connection {
       closed: false,
       abort: (reason: string) => this.abort(reason),
       hold: (p: Promise<unknown>) => this.hold(p),
+      onClose: (fn: () => void) => {
+        this.closeListeners.add(fn)
+        return () => this.closeListeners.delete(fn)
+      },
     }
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('error', (err) => debug('connection %d (%s): %s', id, this.state.remoteAddress, err.message))
     socket.on('close', () => this.finish())
+    socket.on('drain', () => {
+      this.writeBlocked = false
+      this.pump()
+    })
   }
 
   /**
@@ -81,12 +109,7 @@ export class Connection {
       .catch(() => undefined)
       .then(() => {
         this.holding = false
-        if (this.closed || this.aborting) return
-        try {
-          this.readFrames()
-        } catch (err) {
-          this.abort(err instanceof Error ? err.message : String(err))
-        }
+        this.pump()
       })
   }
 
@@ -100,6 +123,7 @@ export class Connection {
 
   /** Stops reading requests; resolves once the ones started are answered. */
   drain(): Promise<void> {
+    this.draining = true
     this.socket.pause()
     this.paused = true
     if (this.inFlight === 0 || this.closed) return Promise.resolve()
@@ -117,6 +141,8 @@ export class Connection {
     this.state.closed = true
     this.pending.length = 0
     for (const w of this.idleWaiters.splice(0)) w()
+    for (const fn of [...this.closeListeners]) fn()
+    this.closeListeners.clear()
     this.onClose(this)
   }
 
@@ -124,33 +150,59 @@ export class Connection {
     if (this.closed || this.aborting) return
     this.pending.push(chunk)
     this.pendingBytes += chunk.length
+    this.pump()
+  }
+
+  /** Starts what may start now, then reads from the socket only while a request could follow. */
+  private pump(): void {
+    if (this.closed || this.aborting) return
     try {
       this.readFrames()
     } catch (err) {
       this.abort(err instanceof Error ? err.message : String(err))
+      return
+    }
+    // Keep reading while no whole frame waits (a frame must arrive to be started); stop once one waits.
+    const waiting = this.pendingBytes >= 4 && this.pendingBytes >= 4 + this.peekSize()
+    const stop = this.draining || waiting
+    if (stop && !this.paused) {
+      this.paused = true
+      this.socket.pause()
+    } else if (!stop && this.paused) {
+      this.paused = false
+      this.socket.resume()
     }
   }
 
+  /** Whether the next request (api key `apiKey`) may start now; see the comment at the top. */
+  private mayStart(apiKey: number): boolean {
+    if (this.draining || this.holding || this.writeBlocked || this.inFlight >= this.ctx.options.maxInFlightRequests) return false
+    if (apiKey === FETCH_KEY || apiKey === PRODUCE_KEY) return this.inFlightOther === 0
+    return this.inFlightNotFetch === 0
+  }
+
   private readFrames(): void {
-    while (!this.closed && !this.aborting && !this.holding && this.pendingBytes >= 4) {
+    while (!this.closed && !this.aborting && this.pendingBytes >= 4) {
       const size = this.peekSize()
       // The smallest request is 10 bytes: ApiVersions v0 with a null client id and an empty body.
       if (size < 10) throw new MalformedRequest(`request frame of ${size} bytes is too short`)
       if (size > this.ctx.options.maxRequestBytes) throw new MalformedRequest(`request frame of ${size} bytes exceeds maxRequestBytes ${this.ctx.options.maxRequestBytes}`)
       if (this.pendingBytes < 4 + size) return
+      if (!this.mayStart(this.peekInt(4, 2))) return
       const frame = this.take(4 + size).subarray(4)
       this.startRequest(frame)
-      if (this.inFlight >= this.ctx.options.maxInFlightRequests && !this.paused) {
-        this.paused = true
-        this.socket.pause()
-      }
     }
   }
 
   private peekSize(): number {
-    const first = this.pending[0]!
-    if (first.length >= 4) return first.readInt32BE(0)
-    return Buffer.concat(this.pending).readInt32BE(0)
+    return this.peekInt(0, 4)
+  }
+
+  /** The big-endian int of `bytes` (2 or 4) at `at` in the pending bytes (which hold at least at + bytes). */
+  private peekInt(at: number, bytes: 2 | 4): number {
+    let buf = this.pending[0]!
+    if (buf.length < at + bytes) buf = Buffer.concat(this.pending)
+    return bytes === 4 ? buf.readInt32BE(at) : buf.readInt16BE(at)
   }
 
   /** The next `n` pending bytes (no copy when one chunk holds them). */
@@ -190,7 +242,15 @@ export class Connection {
     const flexible = version >= spec.flexibleFrom
     if (flexible) r.taggedFields()
     this.slots.push(slot)
+    const kind = apiKey === FETCH_KEY ? 'fetch' : apiKey === PRODUCE_KEY ? 'produce' : 'other'
     this.inFlight++
+    if (kind !== 'fetch') this.inFlightNotFetch++
+    if (kind === 'other') this.inFlightOther++
+    const ended = (): void => {
+      this.inFlight--
+      if (kind !== 'fetch') this.inFlightNotFetch--
+      if (kind === 'other') this.inFlightOther--
+    }
     const w = new Writer()
     let result
     try {
@@ -201,7 +261,7 @@ export class Connection {
     // Handlers parse their whole request before their first await: a malformed one is known now, so
     // nothing read after it runs.
     const failed = (err: unknown): void => {
-      this.inFlight--
+      ended()
       slot.done = true
       this.abort(`${spec.name} v${version} (correlation id ${correlationId}) failed: ${err instanceof Error ? err.message : String(err)}`)
     }
@@ -212,7 +272,7 @@ export class Connection {
     }
     Promise.resolve(result).then(
       (out) => {
-        this.inFlight--
+        ended()
         if (out === NO_RESPONSE) {
           slot.done = true
           this.flush()
@@ -241,7 +301,7 @@ export class Connection {
     let wrote = false
     while (this.slots[0]?.done) {
       const slot = this.slots.shift()!
-      for (const c of slot.chunks ?? []) this.socket.write(c)
+      for (const c of slot.chunks ?? []) if (!this.socket.write(c)) this.writeBlocked = true
       wrote = true
     }
     if (wrote) this.socket.uncork()
@@ -251,14 +311,6 @@ export class Connection {
       if (this.slots.length === 0) this.socket.destroySoon()
       return
     }
-    if (this.paused && this.idleWaiters.length === 0 && this.inFlight < this.ctx.options.maxInFlightRequests && !this.ctx.isClosing) {
-      this.paused = false
-      this.socket.resume()
-      try {
-        this.readFrames()
-      } catch (err) {
-        this.abort(err instanceof Error ? err.message : String(err))
-      }
-    }
+    this.pump()
   }
 }

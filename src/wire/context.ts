@@ -46,6 +46,8 @@ export interface ConnectionState {
   abort(reason: string): void
   /** Starts no further request on this connection until `p` settles (an acks=0 Produce's appends). */
   hold(p: Promise<unknown>): void
+  /** Calls `fn` when the connection closes (a long poll stops waiting); returns the unsubscribe function. */
+  onClose(fn: () => void): () => void
 }
 
 export interface WireContext extends WireBackend {

@@ -15,7 +15,7 @@
 //                     aborted_transactions NULLABLE [producer_id int64, first_offset int64],
 //                     preferred_read_replica int32 (v11+), records NULLABLE_BYTES]]
 import type { Isolation, Partition } from '../../broker/partition.js'
-import type { RequestInfo, WireContext } from '../context.js'
+import type { ConnectionState, RequestInfo, WireContext } from '../context.js'
 import { ErrorCode, errorCodeOf } from '../errors.js'
 import type { Reader, Writer } from '../protocol.js'
 
@@ -74,7 +74,8 @@ export async function handleFetch(ctx: WireContext, req: RequestInfo, r: Reader,
   let result = readAll(ctx, topics, maxBytes, isolation)
   // A partition in error is answered at once, as Kafka does.
   while (result.bytes < minBytes && !result.failed && Date.now() < deadline && !ctx.isClosing) {
-    await waitForAppend(ctx, topics, deadline)
+    if (req.conn.closed) break
+    await waitForAppend(ctx, req.conn, topics, deadline)
     result = readAll(ctx, topics, maxBytes, isolation)
   }
 
@@ -109,7 +110,11 @@ function readAll(
   const out = topics.map((t) => ({
     name: t.name,
     partitions: t.partitions.map((fp) => {
-      const d = readPartition(ctx, t.name, fp, bytes === 0 ? Math.max(Math.min(fp.maxBytes, budget), 1) : Math.min(fp.maxBytes, budget), isolation)
+      const limit = Math.min(fp.maxBytes, budget)
+      const d = readPartition(ctx, t.name, fp, bytes === 0 ? Math.max(limit, 1) : limit, isolation)
+      // KIP-74: only the first partition with data may go over its limits (one whole batch); after
+      // it, a batch that does not fit is left for the next fetch.
+      if (bytes > 0 && d.records.length > limit) d.records = EMPTY
       bytes += d.records.length
       budget -= d.records.length
       if (d.error !== ErrorCode.NONE) failed = true
@@ -155,8 +160,8 @@ function partitionOf(ctx: WireContext, topic: string, index: number): Partition 
   return index >= 0 && index < t.partitions ? t.partition(index) : null
 }
 
-/** Resolves at the first append to any requested partition, at the deadline, or when the listener closes. */
-function waitForAppend(ctx: WireContext, topics: Array<{ name: string; partitions: FetchPartition[] }>, deadline: number): Promise<void> {
+/** Resolves at the first append to any requested partition, at the deadline, or when the listener or the connection closes. */
+function waitForAppend(ctx: WireContext, conn: ConnectionState, topics: Array<{ name: string; partitions: FetchPartition[] }>, deadline: number): Promise<void> {
   return new Promise((resolve) => {
     const unsubscribe: Array<() => void> = []
     let timer: NodeJS.Timeout | undefined
@@ -172,6 +177,6 @@ function waitForAppend(ctx: WireContext, topics: Array<{ name: string; partition
       }
     }
     timer = setTimeout(done, Math.max(deadline - Date.now(), 0))
-    unsubscribe.push(ctx.onClosing(done))
+    unsubscribe.push(ctx.onClosing(done), conn.onClose(done))
   })
 }

@@ -25,6 +25,22 @@ import { ErrorCode, errorCodeOf } from '../errors.js'
 import type { Reader, Writer } from '../protocol.js'
 import { NODE_ID } from './metadata.js'
 
+const NOT_COORDINATOR = 16
+
+/** Thrown into a JoinGroup or SyncGroup still waiting when the listener closes. */
+class ListenerClosing extends Error {}
+
+/**
+ * `wait`, or a ListenerClosing rejection as soon as the listener starts closing: a join waiting for
+ * a rebalance must not hold up close() (Kafka answers NOT_COORDINATOR when its coordinator stops).
+ */
+function untilClosing<T>(ctx: WireContext, wait: Promise<T>): Promise<T> {
+  if (ctx.isClosing) return Promise.reject(new ListenerClosing())
+  let off = (): void => undefined
+  const closing = new Promise<never>((_, reject) => (off = ctx.onClosing(() => reject(new ListenerClosing()))))
+  return Promise.race([wait, closing]).finally(() => off())
+}
+
 const SESSION_TIMEOUT_MS_MIN = 1
 const SESSION_TIMEOUT_MS_MAX = 30 * 60_000
 
@@ -61,10 +77,13 @@ export async function handleJoinGroup(ctx: WireContext, req: RequestInfo, r: Rea
     return fail(ErrorCode.INVALID_SESSION_TIMEOUT)
   }
   try {
-    const join = await ctx.groups.joinGroup({
+    const joining = ctx.groups.joinGroup({
       groupId, memberId, groupInstanceId, clientId: req.clientId ?? '', clientHost: `/${req.conn.remoteAddress.replace(/:\d+$/, '')}`,
       sessionTimeoutMs, rebalanceTimeoutMs, protocolType, protocols,
     })
+    // Answered early because the listener closes: the member leaves once its join completes.
+    joining.then((j) => ctx.isClosing && ctx.groups.leaveGroup({ groupId, memberId: j.memberId }), () => undefined)
+    const join = await untilClosing(ctx, joining)
     seat(ctx, req.conn, groupId, join.memberId)
     w.int16(ErrorCode.NONE).int32(join.generationId).string(join.protocolName).string(join.leader).string(join.memberId)
     w.array(join.members, (w, m) => {
@@ -73,7 +92,7 @@ export async function handleJoinGroup(ctx: WireContext, req: RequestInfo, r: Rea
       w.bytes(m.metadata)
     })
   } catch (err) {
-    fail(joinErrorCode(err, groupId))
+    fail(err instanceof ListenerClosing ? NOT_COORDINATOR : joinErrorCode(err, groupId))
   }
 }
 
@@ -94,10 +113,10 @@ export async function handleSyncGroup(ctx: WireContext, req: RequestInfo, r: Rea
   const assignments = r.array((r) => ({ memberId: r.string(), assignment: Buffer.from(r.bytes()) }))
   if (req.version >= 1) w.int32(0)
   try {
-    const assignment = await ctx.groups.syncGroup({ groupId, generationId, memberId, assignments })
+    const assignment = await untilClosing(ctx, ctx.groups.syncGroup({ groupId, generationId, memberId, assignments }))
     w.int16(ErrorCode.NONE).bytes(assignment)
   } catch (err) {
-    w.int16(errorCodeOf(err)).bytes(Buffer.alloc(0))
+    w.int16(err instanceof ListenerClosing ? NOT_COORDINATOR : errorCodeOf(err)).bytes(Buffer.alloc(0))
   }
 }
 

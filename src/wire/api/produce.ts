@@ -26,7 +26,7 @@ interface PartitionResult {
 const ACKS: Record<number, Acks> = { 0: 'none', 1: 'leader', [-1]: 'all' }
 
 export async function handleProduce(ctx: WireContext, req: RequestInfo, r: Reader, w: Writer): Promise<void | typeof NO_RESPONSE> {
-  r.nullableString() // transactional_id: the batches carry the producer id and epoch the broker checks
+  const transactionalId = r.nullableString()
   const acksCode = r.int16()
   r.int32() // timeout_ms
   const topics = r.array((r) => ({
@@ -36,7 +36,7 @@ export async function handleProduce(ctx: WireContext, req: RequestInfo, r: Reade
   const acks = ACKS[acksCode]
   const results = topics.map((t) => ({
     name: t.name,
-    partitions: t.partitions.map((p) => (acks ? append(ctx, t.name, p.index, p.records, acks) : failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS))),
+    partitions: t.partitions.map((p) => (acks ? append(ctx, transactionalId, t.name, p.index, p.records, acks) : failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS))),
   }))
   if (acksCode === 0) {
     // No response to carry an error: Kafka closes the connection, the one signal such a producer gets.
@@ -66,7 +66,7 @@ function failed(index: number, error: number): PartitionResult {
 }
 
 /** Starts the append now (synchronously); the promise settles per `acks`. */
-function append(ctx: WireContext, topic: string, index: number, records: Buffer | null, acks: Acks): PartitionResult | Promise<PartitionResult> {
+function append(ctx: WireContext, transactionalId: string | null, topic: string, index: number, records: Buffer | null, acks: Acks): PartitionResult | Promise<PartitionResult> {
   if (isInternalTopic(topic)) return failed(index, ErrorCode.INVALID_TOPIC_EXCEPTION)
   if (!ctx.broker.hasTopic(topic)) return failed(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
   const t = ctx.broker.topic(topic)
@@ -74,6 +74,7 @@ function append(ctx: WireContext, topic: string, index: number, records: Buffer 
   if (!records || records.length === 0) return failed(index, ErrorCode.INVALID_RECORD)
   const refused = checkFormat(records)
   if (refused !== ErrorCode.NONE) return failed(index, refused)
+  if (!inTransaction(ctx, transactionalId, topic, index, records)) return failed(index, ErrorCode.INVALID_TXN_STATE)
   const partition = t.partition(index)
   let pending: Promise<AppendInfo>
   try {
@@ -106,6 +107,20 @@ function checkFormat(records: Buffer): number {
   }
   return ErrorCode.NONE
 }
+
+/**
+ * A transactional batch is written only for a partition its producer added to its ongoing
+ * transaction (AddPartitionsToTxn), as Kafka verifies since KIP-890: otherwise it would open a
+ * transaction no marker ever ends, and read_committed readers of the partition would stall.
+ */
+function inTransaction(ctx: WireContext, transactionalId: string | null, topic: string, index: number, records: Buffer): boolean {
+  if (records.length < 61 || (records.readInt16BE(21) & TRANSACTIONAL_BIT) === 0) return true
+  const producerId = Number(records.readBigInt64BE(43))
+  const epoch = records.readInt16BE(51)
+  return transactionalId !== null && !!ctx.transactions?.isInTransaction(transactionalId, producerId, epoch, topic, index)
+}
+
+const TRANSACTIONAL_BIT = 0x10
 
 function produceErrorCode(err: unknown): number {
   const code = errorCodeOf(err)
