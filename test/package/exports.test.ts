@@ -60,3 +60,9 @@ test("the README's KafkaJS test double runs against the built package and its pr
   const r = spawnSync(process.execPath, ['--test', '--import', 'tsx', 'examples/kafkajs-test-double.test.ts'], { cwd: root, encoding: 'utf8', timeout: 30_000 })
   assert.equal(r.status, 0, `the example passes and exits (no open handles): ${r.stdout.slice(-800)}${r.stderr.slice(-800)}`)
 })
+
+test("the README's wire example: the real kafkajs produces over TCP to the built package, records read back, the process exits by itself", () => {
+  const r = spawnSync(process.execPath, ['examples/serve-kafkajs.mjs'], { cwd: root, encoding: 'utf8', timeout: 30_000 })
+  assert.equal(r.status, 0, `the example exits 0 by itself: ${r.stdout.slice(-800)}${r.stderr.slice(-800)}`)
+  assert.deepEqual(r.stdout.trim().split('\n'), ['orders-0@0 user-1 hello', 'orders-0@1 user-2 world'], 'both records read back in process')
+})
