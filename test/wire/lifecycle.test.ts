@@ -10,9 +10,9 @@
 import assert from 'node:assert/strict'
 import { Server } from 'node:net'
 import type { TestContext } from 'node:test'
-import { Broker, ClosedError, encodeRecordBatch, type ListenOptions, type Partition, type WireServer } from '../../src/index.js'
+import { Broker, ClosedError, encodeRecordBatch, type Partition, type WireServer } from '../../src/index.js'
 import { test, waitFor, withDeadline } from '../fixtures/helpers.js'
-import { API, WireClient, WireClosedError, Writer, type WireResponse, fetchBody, parseFetch, parseProduce, produceBody, requestFrame } from '../fixtures/wire-client.js'
+import { API, WireClient, WireClosedError, Writer, type WireResponse, fetchBody, parseFetch, parseProduce, produceBody, requestFrame, servedBroker } from '../fixtures/wire-client.js'
 
 const INVALID_TXN_STATE = 48
 const NOT_COORDINATOR = 16
@@ -23,34 +23,6 @@ const API_INIT_PRODUCER_ID = 22
 const API_ADD_PARTITIONS_TO_TXN = 24
 const API_END_TXN = 26
 
-interface Env {
-  broker: Broker
-  server: WireServer
-  connect(): Promise<WireClient>
-}
-
-/** An in-memory broker listening on a free port; clients, server and broker closed after the test. */
-async function start(t: TestContext, listen: ListenOptions = {}): Promise<Env> {
-  const clients: WireClient[] = []
-  let server: WireServer | null = null
-  const broker = await Broker.open()
-  t.after(async () => {
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)))
-    await server?.close()
-    await broker.close()
-  })
-  server = await broker.listen({ port: 0, ...listen })
-  const port = server.port
-  return {
-    broker,
-    server,
-    async connect() {
-      const c = await WireClient.connect(port)
-      clients.push(c)
-      return c
-    },
-  }
-}
 
 /**
  * Counts the partition's append subscriptions (one per waiting long poll) through its public
@@ -81,7 +53,7 @@ const fetchAt = (topic: string, offset: number, maxWaitMs: number, minBytes: num
   fetchBody(11, { maxWaitMs, minBytes, topics: [{ name: topic, partitions: [{ index: 0, offset, maxBytes }] }] })
 
 test('a transactional Produce for a partition not added with AddPartitionsToTxn is refused (INVALID_TXN_STATE) and stores nothing', async (t) => {
-  const { broker, connect } = await start(t)
+  const { broker, connect } = await servedBroker(t)
   await broker.createTopic('t', { partitions: 1 })
   const p = broker.topic('t').partition(0)
   const c = await connect()
@@ -117,7 +89,7 @@ test('a transactional Produce for a partition not added with AddPartitionsToTxn 
 })
 
 test('maxInFlightRequests bounds the requests a connection runs at once: pipelined long polls run two at a time', async (t) => {
-  const { broker, connect } = await start(t, { maxInFlightRequests: 2 })
+  const { broker, connect } = await servedBroker(t, { maxInFlightRequests: 2 })
   await broker.createTopic('t', { partitions: 1 })
   const polls = watchLongPolls(t, broker.topic('t').partition(0))
   const c = await connect()
@@ -141,7 +113,7 @@ test('maxInFlightRequests bounds the requests a connection runs at once: pipelin
 
 test('a client that stops reading its responses does not grow the server memory: the connection pauses until it reads', async (t) => {
   const MAX_IN_FLIGHT = 4
-  const { broker, server, connect } = await start(t, { maxInFlightRequests: MAX_IN_FLIGHT })
+  const { broker, server, connect } = await servedBroker(t, { maxInFlightRequests: MAX_IN_FLIGHT })
   await broker.createTopic('t', { partitions: 1 })
   const producer = broker.producer({ acks: 'leader', idempotent: false })
   await producer.send('t', [{ value: Buffer.alloc(1_000_000, 1) }])
@@ -189,7 +161,7 @@ test('a client that stops reading its responses does not grow the server memory:
 })
 
 test('an OffsetFetch written together with an OffsetCommit sees the committed offset', async (t) => {
-  const { broker, connect } = await start(t)
+  const { broker, connect } = await servedBroker(t)
   await broker.createTopic('t', { partitions: 1 })
   const c = await connect()
   const commit = new Writer().string('g').int32(-1).string('').int64(-1)
@@ -215,7 +187,7 @@ test('an OffsetFetch written together with an OffsetCommit sees the committed of
 })
 
 test('broker.close() answers a JoinGroup waiting for a rebalance with NOT_COORDINATOR and resolves promptly', async (t) => {
-  const { broker, server, connect } = await start(t)
+  const { broker, server, connect } = await servedBroker(t)
   assert.equal(server.options.closeTimeoutMs, 5000, 'the default closeTimeoutMs')
   const join = (): Writer => new Writer().string('g').int32(30_000).int32(60_000).string('').string('consumer')
     .array([0], (w) => w.string('range').bytes(Buffer.alloc(0)))
@@ -274,7 +246,7 @@ test('broker.close() racing listen(): listen() rejects with ClosedError and leav
 })
 
 test('Fetch budget (KIP-74): only the first partition may exceed partition_max_bytes and max_bytes', async (t) => {
-  const { broker, connect } = await start(t)
+  const { broker, connect } = await servedBroker(t)
   await broker.createTopic('t', { partitions: 4 })
   const producer = broker.producer({ acks: 'leader', idempotent: false })
   for (let p = 0; p < 4; p++) await producer.send('t', { partition: p, value: Buffer.alloc(10_000, p) })
@@ -292,7 +264,7 @@ test('Fetch budget (KIP-74): only the first partition may exceed partition_max_b
 })
 
 test('a long poll whose client disconnects stops waiting at once', async (t) => {
-  const { broker, server, connect } = await start(t)
+  const { broker, server, connect } = await servedBroker(t)
   await broker.createTopic('t', { partitions: 1 })
   const polls = watchLongPolls(t, broker.topic('t').partition(0))
   const c = await connect()

@@ -13,11 +13,12 @@
 // broker is closed in t.after.
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
-import { Broker, encodeRecordBatch, type ListenOptions, type Partition, type WireServer } from '../../src/index.js'
+import { Broker, encodeRecordBatch, type Partition, type WireServer } from '../../src/index.js'
 import { deferred, tempDir, test, waitFor, withDeadline } from '../fixtures/helpers.js'
 import {
   API, WireClient, WireClosedError, Writer, apiVersionsBody, fetchBody, metadataBody, parseApiVersions, parseFetch,
   parseMetadata, parseProduce, produceBody, requestFrame, apiVersionsResponseFrame, servedApiVersions, type MetadataResponse,
+  servedBroker, type ServedBroker,
 } from '../fixtures/wire-client.js'
 
 const UNSUPPORTED_VERSION = 35
@@ -25,36 +26,6 @@ const CORRUPT_MESSAGE = 2
 const UNKNOWN_TOPIC_OR_PARTITION = 3
 const T0 = 1_700_000_000_000
 
-interface Env {
-  broker: Broker
-  server: WireServer
-  connect(): Promise<WireClient>
-}
-
-/** A broker (in memory, or on disk in a temp dir) listening on a free port; all of it closed after the test. */
-async function start(t: TestContext, listen: ListenOptions = {}, options: { disk?: boolean } = {}): Promise<Env> {
-  const clients: WireClient[] = []
-  let broker: Broker | null = null
-  let server: WireServer | null = null
-  // Registered before tempDir's removal, so it runs first.
-  t.after(async () => {
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)))
-    await server?.close()
-    await broker?.close()
-  })
-  broker = await Broker.open(options.disk ? { dir: tempDir(t, 'kafkalite-wire-') } : {})
-  server = await broker.listen({ port: 0, ...listen })
-  const port = server.port
-  return {
-    broker,
-    server,
-    async connect() {
-      const c = await WireClient.connect(port)
-      clients.push(c)
-      return c
-    },
-  }
-}
 
 const served = servedApiVersions
 const expectedApiVersionsFrame = apiVersionsResponseFrame
@@ -106,7 +77,7 @@ function assertStoredAs(stored: Buffer, sent: Buffer, baseOffset: number, what: 
 }
 
 /** A client still answers ApiVersions v0 exactly and Metadata v1 (all topics) consistently with the broker. */
-async function assertServes(env: Env, c: WireClient, what: string): Promise<void> {
+async function assertServes(env: ServedBroker, c: WireClient, what: string): Promise<void> {
   const av = await c.request(API.ApiVersions, 0, apiVersionsBody(0))
   assert.equal(hex(av.frame), hex(expectedApiVersionsFrame(0, av.correlationId)), `${what}: ApiVersions v0 bytes`)
   const md = parseMetadata(1, (await c.request(API.Metadata, 1, metadataBody(1, null))).body)
@@ -116,7 +87,7 @@ async function assertServes(env: Env, c: WireClient, what: string): Promise<void
 // ------------------------------------------------------------------------------------ ApiVersions
 
 test('ApiVersions v0, v1 and v2: every served API in the classic layout (v1+ adds throttle_time_ms)', async (t) => {
-  const env = await start(t)
+  const env = await servedBroker(t)
   const c = await env.connect()
   for (const version of [0, 1, 2]) {
     const r = await c.request(API.ApiVersions, version, apiVersionsBody(version))
@@ -133,7 +104,7 @@ test('ApiVersions v0, v1 and v2: every served API in the classic layout (v1+ add
 })
 
 test('ApiVersions v3: compact arrays and tagged fields in the body, none in the response header', async (t) => {
-  const env = await start(t)
+  const env = await servedBroker(t)
   const c = await env.connect()
   const r = await c.request(API.ApiVersions, 3, apiVersionsBody(3))
   assert.equal(hex(r.frame), hex(expectedApiVersionsFrame(3, r.correlationId)), 'ApiVersions v3 response bytes')
@@ -158,7 +129,7 @@ test('ApiVersions v3: compact arrays and tagged fields in the body, none in the 
 })
 
 test('ApiVersions v4 and newer: error 35 in the v0 layout with the served versions; the connection stays usable', async (t) => {
-  const env = await start(t)
+  const env = await servedBroker(t)
   const c = await env.connect()
   for (const version of [4, 5, 127, 0x7fff]) {
     // A newer client sends a v3-style body with header v2; the broker cannot know the layout and answers v0.
@@ -181,7 +152,7 @@ function normalized(md: MetadataResponse): MetadataResponse {
   return { ...md, topics: [...md.topics].sort((a, b) => (a.name < b.name ? -1 : 1)) }
 }
 
-function expectedTopics(env: Env, version: number, names: string[]): MetadataResponse['topics'] {
+function expectedTopics(env: ServedBroker, version: number, names: string[]): MetadataResponse['topics'] {
   return names.sort().map((name) => ({
     error: 0,
     name,
@@ -193,7 +164,7 @@ function expectedTopics(env: Env, version: number, names: string[]): MetadataRes
 }
 
 test('Metadata v0: an empty topic list means every topic; the v0 layout byte for byte', async (t) => {
-  const env = await start(t)
+  const env = await servedBroker(t)
   await env.broker.createTopic('alpha', { partitions: 3 })
   await env.broker.createTopic('beta')
   const c = await env.connect()
@@ -212,7 +183,7 @@ test('Metadata v0: an empty topic list means every topic; the v0 layout byte for
 })
 
 test('Metadata v1-v6: null means every topic, an empty array means none', async (t) => {
-  const env = await start(t)
+  const env = await servedBroker(t)
   await env.broker.createTopic('alpha', { partitions: 2 })
   await env.broker.createTopic('beta')
   const c = await env.connect()
@@ -234,7 +205,7 @@ test('Metadata v1-v6: null means every topic, an empty array means none', async 
 })
 
 test('Metadata auto-creation: v4 allow_auto_topic_creation false does not create, true does, v0-v3 do', async (t) => {
-  const env = await start(t)
+  const env = await servedBroker(t)
   const c = await env.connect()
   const no = parseMetadata(4, (await c.request(API.Metadata, 4, metadataBody(4, ['not-created'], false))).body)
   assert.deepEqual(no.topics, [{ error: UNKNOWN_TOPIC_OR_PARTITION, name: 'not-created', internal: false, partitions: [] }], 'false: UNKNOWN_TOPIC_OR_PARTITION')
@@ -253,7 +224,7 @@ test('Metadata auto-creation: v4 allow_auto_topic_creation false does not create
 })
 
 test('Metadata with listener option autoCreateTopics: false never creates a topic', async (t) => {
-  const env = await start(t, { autoCreateTopics: false })
+  const env = await servedBroker(t, { autoCreateTopics: false })
   const c = await env.connect()
   for (const [v, allow] of [[0, true], [1, true], [4, true], [6, true], [4, false]] as const) {
     const name = `never-v${v}-${allow}`
@@ -266,7 +237,7 @@ test('Metadata with listener option autoCreateTopics: false never creates a topi
 // ------------------------------------------------------------------------------------- pipelining
 
 test('pipelined requests are answered in request order (a long-polling Fetch holds back the ApiVersions after it)', async (t) => {
-  const env = await start(t)
+  const env = await servedBroker(t)
   await env.broker.createTopic('quiet')
   const c = await env.connect()
   const sent = performance.now()
@@ -306,7 +277,7 @@ test('pipelined requests are answered in request order (a long-polling Fetch hol
 
 interface BadFrame {
   name: string
-  bytes: (env: Env) => Buffer
+  bytes: (env: ServedBroker) => Buffer
   /** The server can only tell once the body is parsed (the request header is fine). */
   bodyError?: boolean
 }
@@ -340,8 +311,8 @@ const BAD_FRAMES: BadFrame[] = [
   { name: 'an unsupported version (Fetch -1)', bytes: () => requestFrame(API.Fetch, -1, 9, fetchBody(4, { maxWaitMs: 0, minBytes: 0, topics: [] })) },
 ]
 
-async function badFrameEnv(t: TestContext): Promise<{ env: Env; bystander: WireClient; produce: (acks: number) => Buffer }> {
-  const env = await start(t, { maxRequestBytes: MAX_REQUEST_BYTES })
+async function badFrameEnv(t: TestContext): Promise<{ env: ServedBroker; bystander: WireClient; produce: (acks: number) => Buffer }> {
+  const env = await servedBroker(t, { maxRequestBytes: MAX_REQUEST_BYTES })
   await env.broker.createTopic('alpha', { partitions: 2 })
   await env.broker.topic('alpha').partition(0).appendBatch(batchOf(['a', 'b', 'c']))
   await env.broker.topic('alpha').partition(1).appendBatch(batchOf(['d']))
@@ -373,7 +344,7 @@ test('a bad frame closes its own connection only: oversized, negative size, trun
 })
 
 test('a frame of exactly maxRequestBytes is served', async (t) => {
-  const env = await start(t, { maxRequestBytes: MAX_REQUEST_BYTES })
+  const env = await servedBroker(t, { maxRequestBytes: MAX_REQUEST_BYTES })
   const c = await env.connect()
   const names = [0, 1, 2, 3].map((i) => `${i}`.padEnd(248, 'x'))
   const frame = requestFrame(API.Metadata, 4, 7, metadataBody(4, names, false))
@@ -385,7 +356,7 @@ test('a frame of exactly maxRequestBytes is served', async (t) => {
 })
 
 test('the smallest valid requests (10 bytes: ApiVersions v0 / ListGroups v0 with a null or empty client id) are served', async (t) => {
-  const env = await start(t)
+  const env = await servedBroker(t)
   const c = await env.connect()
   for (const clientId of [null, '']) {
     const frame = requestFrame(API.ApiVersions, 0, 11, Buffer.alloc(0), { clientId })
@@ -445,7 +416,7 @@ test('requests before a bad frame in the same write are answered before the conn
 // ----------------------------------------------------------------------------------- maxConnections
 
 test('maxConnections: a connection beyond the limit is closed, the others keep working', async (t) => {
-  const env = await start(t, { maxConnections: 2 })
+  const env = await servedBroker(t, { maxConnections: 2 })
   const a = await env.connect()
   const b = await env.connect()
   await assertServes(env, a, 'first connection')
@@ -480,7 +451,7 @@ function watchSubscription(p: Partition): Promise<void> {
 }
 
 test('Fetch long poll: an in-process append wakes it well before max_wait, with the appended batch', async (t) => {
-  const env = await start(t, {}, { disk: true })
+  const env = await servedBroker(t, {}, { disk: true })
   await env.broker.createTopic('events')
   const p = env.broker.topic('events').partition(0)
   await p.appendBatch(batchOf(['old']))
@@ -508,7 +479,7 @@ test('Fetch long poll: an in-process append wakes it well before max_wait, with 
 })
 
 test('Fetch long poll: nothing arrives, so after max_wait it returns empty records (length 0, not null)', async (t) => {
-  const env = await start(t)
+  const env = await servedBroker(t)
   await env.broker.createTopic('quiet')
   const c = await env.connect()
   for (const v of [4, 7, 11]) {
@@ -527,7 +498,7 @@ test('Fetch long poll: nothing arrives, so after max_wait it returns empty recor
 })
 
 test('Fetch: a partition in error (unknown topic or partition, offset out of range) is answered at once, not after max_wait', async (t) => {
-  const env = await start(t)
+  const env = await servedBroker(t)
   await env.broker.createTopic('quiet')
   const c = await env.connect()
   for (const [name, index, offset, error] of [['nope', 0, 0, UNKNOWN_TOPIC_OR_PARTITION], ['quiet', 5, 0, UNKNOWN_TOPIC_OR_PARTITION], ['quiet', 0, 100, 1]] as const) {
@@ -543,7 +514,7 @@ test('Fetch: a partition in error (unknown topic or partition, offset out of ran
 })
 
 test('server.close() ends a pending long poll promptly and still sends its response before closing the socket', async (t) => {
-  const env = await start(t, { closeTimeoutMs: 20_000 })
+  const env = await servedBroker(t, { closeTimeoutMs: 20_000 })
   await env.broker.createTopic('quiet')
   const p = env.broker.topic('quiet').partition(0)
   const c = await env.connect()
@@ -574,7 +545,7 @@ test('server.close() ends a pending long poll promptly and still sends its respo
 // ---------------------------------------------------------------------------------------- Produce
 
 test('Produce acks=0 gets no response: the next response read is the next request\'s', async (t) => {
-  const env = await start(t)
+  const env = await servedBroker(t)
   await env.broker.createTopic('fire')
   const p = env.broker.topic('fire').partition(0)
   const c = await env.connect()
@@ -591,7 +562,7 @@ test('Produce acks=0 gets no response: the next response read is the next reques
 })
 
 test('Produce acks=1 and acks=-1 answer with base offsets (v3-v7 layouts) and store the batches as sent', async (t) => {
-  const env = await start(t, {}, { disk: true })
+  const env = await servedBroker(t, {}, { disk: true })
   await env.broker.createTopic('orders', { partitions: 2 })
   const c = await env.connect()
   for (const v of [3, 4, 5, 6, 7]) {
@@ -629,7 +600,7 @@ test('Produce acks=1 and acks=-1 answer with base offsets (v3-v7 layouts) and st
 })
 
 test('Produce: a batch with a bad CRC is refused with CORRUPT_MESSAGE and nothing is stored', async (t) => {
-  const env = await start(t, {}, { disk: true })
+  const env = await servedBroker(t, {}, { disk: true })
   await env.broker.createTopic('orders', { partitions: 2 })
   await env.broker.topic('orders').partition(0).appendBatch(batchOf(['kept']))
   const c = await env.connect()
@@ -660,7 +631,7 @@ test('Produce: a batch with a bad CRC is refused with CORRUPT_MESSAGE and nothin
 })
 
 test('Produce acks=0 with a corrupt batch: nothing stored, and the connection is closed (Kafka\'s only way to tell an acks=0 producer)', async (t) => {
-  const env = await start(t)
+  const env = await servedBroker(t)
   await env.broker.createTopic('fire')
   const c = await env.connect()
   const before = snapshot(env.broker)
